@@ -1,0 +1,226 @@
+"""One frozen, typed configuration tree, loaded from packaged YAML presets or a user file.
+
+The tree is saved as JSON inside every checkpoint and rebuilt from it on load, so a
+checkpoint always knows the networks it holds (nanoGPT's GPTConfig habit). Overrides
+are dotted ``section.field=value`` strings checked against the dataclass fields.
+
+Where the paper (sections 4-5) is silent, the default below is our reading and the
+comment says which equation it belongs to; see also ../shared/DESIGN.md section 2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file, preset name or override that cannot be used."""
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    num_joints: int = 18
+    # Section 4.1, eq. (1): "a Gaussian peak with variance 0.03". Read as a standard
+    # deviation of 0.03 x image height in pixels (7.7 px at 256).
+    sigma_frac: float = 0.03
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 256
+    # G: CycleGAN's ResNet generator (Johnson et al.), section 4.2.
+    g_channels: int = 64
+    g_blocks: int = 9  # 9 residual blocks at 256, 6 below (CycleGAN's choice)
+    # D: the 70x70 PatchGAN (30x30 output at 256; the paper quotes 26x26).
+    d_channels: int = 64
+    d_layers: int = 3
+    # Phi: the same ResNet trunk as G, image -> 18 belief maps, no tanh.
+    phi_channels: int = 64
+    phi_blocks: int = 9
+    norm: str = "instance"
+    # Psi: frozen pretrained features, section 5: VGG16 with z = 7 (relu2_2, H/2).
+    psi_backbone: str = "vgg16"
+    psi_layer: str = "relu2_2"
+    psi_weights: str = ""  # local file for vgg16; empty = the default search path
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    lambda_pose: float = 700.0  # lambda_P, eq. (8), section 5
+    lambda_id: float = 0.3  # lambda_Id, eq. (8), section 5
+    # lambda in eq. (7) (style weight) is not given by the paper. The patch-style
+    # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
+    # smaller than the content term; the default is measured in docs/lambda_style.md.
+    lambda_style: float = 1000.0
+    # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing L_Id by
+    # L1(I_po, I^_po).
+    identity: str = "content_style"
+    # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
+    # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
+    pose_reduction: str = "mean"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 12
+    lr_g: float = 2e-4
+    lr_d: float = 1e-4
+    lr_phi: float = 1e-4  # the paper: 0.0001 "for the discriminators" (D and Phi)
+    beta1: float = 0.5  # CycleGAN's Adam betas; the paper does not give them
+    beta2: float = 0.999
+    epochs: int = 300
+    decay_after: int = 100  # linear decay to zero after this epoch (section 5)
+    pool_size: int = 50  # image buffer of Shrivastava et al., as CycleGAN's pool
+    flip: bool = True
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    channels_last: bool = False
+    num_workers: int = 0
+    log_every: int = 10
+    sample_every: int = 200
+    checkpoint_every: int = 200
+    max_steps: int = 0  # 0 = run the full schedule of `epochs`
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    split: str = "train"  # rows of split.csv used for training, when present
+    # How a frame of another shape becomes the square training frame:
+    # "pad" letterboxes (keeps aspect), "resize" stretches.
+    fit: str = "pad"
+    pad_value: int = 255  # DeepFashion's backgrounds are white
+
+
+@dataclass(frozen=True)
+class Config:
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+_SECTIONS = [f.name for f in fields(Config)]
+_SECTION_TYPES = {
+    "pose": PoseConfig, "model": ModelConfig, "loss": LossConfig,
+    "train": TrainConfig, "data": DataConfig,
+}
+_CHOICES = {
+    ("loss", "identity"): ("content_style", "l1"),
+    ("loss", "pose_reduction"): ("mean", "sum"),
+    ("model", "norm"): ("instance", "batch"),
+    ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
+    ("train", "device"): ("auto", "cpu", "cuda", "mps"),
+    ("data", "fit"): ("pad", "resize"),
+}
+
+
+def _coerce(section: str, name: str, value: Any, source: str) -> Any:
+    want = type(getattr(_SECTION_TYPES[section](), name))
+    try:
+        if want is bool and isinstance(value, str):
+            low = value.strip().lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            value = low in ("true", "1", "yes")
+        elif want is bool:
+            value = bool(value)
+        elif want is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        else:
+            value = want(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {value!r}") from None
+    choices = _CHOICES.get((section, name))
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: {section}.{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
+    """Build a Config from a nested dict, rejecting unknown sections and fields."""
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(tree).__name__}")
+    sections = {}
+    for sec, values in tree.items():
+        if sec not in _SECTION_TYPES:
+            raise ConfigError(f"{source}: unknown section {sec!r} (known: {', '.join(_SECTIONS)})")
+        values = values or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section {sec!r} must be a mapping")
+        known = {f.name for f in fields(_SECTION_TYPES[sec])}
+        kwargs = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
+            kwargs[name] = _coerce(sec, name, value, source)
+        sections[sec] = _SECTION_TYPES[sec](**kwargs)
+    return Config(**sections)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("poseshift.presets").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        tree = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return tree
+
+
+def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """A preset's name (``paper``, ``tiny``, ...) or a YAML file, then ``k=v`` overrides."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        tree = _read_yaml(path.read_text(), str(path))
+        source = str(path)
+    else:
+        res = resources.files("poseshift.presets") / f"{text}.yaml"
+        if not res.is_file():
+            raise ConfigError(f"unknown preset {text!r}: choose one of {', '.join(preset_names())} "
+                              "or give a path to a YAML file")
+        tree = _read_yaml(res.read_text(), f"preset {text}")
+        source = f"preset {text}"
+    return apply_overrides(from_dict(tree, source), overrides)
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Apply ``section.field=value`` strings, e.g. ``train.lr_g=1e-4``."""
+    tree = cfg.to_dict()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        sec, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--set {item!r}: expected section.field=value, e.g. train.lr_g=1e-4")
+        if sec not in tree or name not in tree[sec]:
+            raise ConfigError(f"--set {item!r}: unknown field {key.strip()}")
+        parsed = yaml.safe_load(value) if value.strip() else ""
+        tree[sec][name] = parsed if parsed is not None else ""
+    return from_dict(tree, "--set")
+
+
+def config_from_json(text: str, source: str = "checkpoint") -> Config:
+    try:
+        tree = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{source}: config is not valid JSON ({err})") from None
+    return from_dict(tree, source)

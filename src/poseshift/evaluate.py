@@ -1,0 +1,275 @@
+"""Evaluate generated images of pose-transfer pairs with the metrics of :mod:`poseshift.metrics`.
+
+Layout (the one of ``data/README.md``):
+
+* ``pairs_csv``: ``from,to`` image names (``x.jpg``); ``to`` is the ground truth;
+* ``data_dir``: ``images/`` (a name resolves by stem to ``images/<stem>.png`` or ``.jpg``) and
+  ``annotations.csv`` (target keypoints for ``mask_ssim`` and ``pckh`` and the sheet);
+* ``generated_dir``: ``<from stem>___<to stem>.png`` per pair. Pairs without a generated image
+  are skipped and counted as ``missing``; ``n`` is the number of evaluated pairs.
+
+The JSON report holds, per metric, its numbers (``value`` first), its ``n`` and its exact
+``settings``, or ``skipped`` with a one-line reason.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from poseshift.metrics import DEFAULT_METRICS, MetricOptions, MetricSkipped, PairSample, create_metric, is_valid_metric
+from poseshift.metrics import list_metrics
+from poseshift.pose.keypoints_io import read_annotations_csv
+
+__all__ = ["evaluate_pairs", "read_pairs", "resolve_image", "generated_name", "make_sheet"]
+
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SHEET_ROWS = 8
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """``from,to`` rows of a pairs CSV."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = [c.strip() for c in reader.fieldnames or []]
+        if "from" not in fields or "to" not in fields:
+            raise ValueError(f"{path}: expected a header 'from,to', got {','.join(fields)!r}")
+        rows = []
+        for row in reader:
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            if row.get("from") and row.get("to"):
+                rows.append((row["from"], row["to"]))
+    return rows
+
+
+def _stem(name: str) -> str:
+    return Path(name).stem
+
+
+def resolve_image(folder: str | Path, name: str) -> Path | None:
+    """``folder/<stem of name><ext>`` for the first existing image extension, or None."""
+    folder = Path(folder)
+    stem = _stem(name)
+    for ext in _IMAGE_EXTS:
+        p = folder / (stem + ext)
+        if p.is_file():
+            return p
+    return None
+
+
+def generated_name(src: str, tgt: str) -> str:
+    return f"{_stem(src)}___{_stem(tgt)}"
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _keypoints_for(ann: Mapping[str, np.ndarray], name: str) -> np.ndarray | None:
+    if name in ann:
+        return ann[name]
+    stem = _stem(name)
+    for cand in (stem + ".jpg", stem + ".png", stem):
+        if cand in ann:
+            return ann[cand]
+    return None
+
+
+def evaluate_pairs(
+    pairs_csv: str | Path,
+    data_dir: str | Path,
+    generated_dir: str | Path,
+    out_json: str | Path | None,
+    metrics: Sequence[str] | None = None,
+    sheet_png: str | Path | None = None,
+    peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None,
+    progress: bool = True,
+    *,
+    detector: Callable[[np.ndarray], np.ndarray] | None = None,
+    device: str = "auto",
+    lpips_weights: str | Path | Sequence[str | Path] | None = None,
+    is_weights: str | Path | None = None,
+    inception_path: str | Path | None = None,
+    batch_size: int = 16,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``generated_dir`` on the pairs of ``pairs_csv``; write and return the report.
+
+    ``metrics``: names from :func:`poseshift.metrics.list_metrics` (default: all of
+    ``DEFAULT_METRICS``; those that cannot run here are reported as skipped). ``detector``: a
+    callable ``image uint8 [H, W, 3] -> [18, 2]`` for ``pckh``. ``peers``: folders of other
+    systems' outputs (``{label: dir}`` or a list of dirs) shown as extra sheet columns.
+    ``limit``: evaluate only the first ``limit`` pairs of the CSV.
+    """
+    t0 = time.time()
+    data_dir = Path(data_dir)
+    generated_dir = Path(generated_dir)
+    if not generated_dir.is_dir():
+        raise FileNotFoundError(f"generated images folder not found: {generated_dir}")
+    names = list(DEFAULT_METRICS if metrics is None else metrics)
+    for m in names:
+        if not is_valid_metric(m):
+            raise ValueError(f"unknown metric {m!r}; known: {', '.join(list_metrics())}")
+    pairs = read_pairs(pairs_csv)
+    if limit is not None:
+        pairs = pairs[:limit]
+    ann_path = data_dir / "annotations.csv"
+    ann = read_annotations_csv(ann_path) if ann_path.is_file() else {}
+    images_dir = data_dir / "images"
+
+    opts = MetricOptions(device=_resolve_device(device), detector=detector, inception_path=inception_path,
+                         lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size)
+    active: dict[str, Any] = {}
+    entries: dict[str, dict[str, Any]] = {}
+    for m in names:
+        try:
+            active[m] = create_metric(m, opts)
+        except MetricSkipped as e:
+            entries[m] = {"skipped": str(e)}
+
+    missing: list[str] = []
+    missing_gt: list[str] = []
+    resized = 0
+    sheet_rows: list[PairSample] = []
+    batch: list[PairSample] = []
+    n = 0
+
+    def flush():
+        for metric in active.values():
+            metric.update(batch)
+        batch.clear()
+
+    try:
+        from tqdm import tqdm
+        bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", disable=not progress)
+    except ImportError:  # pragma: no cover
+        bar = None
+    for src, tgt in pairs:
+        gen_path = resolve_image(generated_dir, generated_name(src, tgt))
+        gt_path = resolve_image(images_dir, tgt)
+        if bar is not None:
+            bar.update(1)
+        if gen_path is None:
+            missing.append(generated_name(src, tgt))
+            continue
+        if gt_path is None:
+            missing_gt.append(tgt)
+            continue
+        gt = _load_rgb(gt_path)
+        gen = _load_rgb(gen_path)
+        if gen.shape != gt.shape:
+            gen = np.asarray(Image.fromarray(gen).resize((gt.shape[1], gt.shape[0]), Image.BICUBIC))
+            resized += 1
+        src_path = resolve_image(images_dir, src)
+        sample = PairSample(index=n, source_name=src, target_name=tgt,
+                            source=_load_rgb(src_path) if src_path is not None else None,
+                            target=gt, generated=gen,
+                            source_kp=_keypoints_for(ann, src), target_kp=_keypoints_for(ann, tgt))
+        n += 1
+        batch.append(sample)
+        if len(sheet_rows) < SHEET_ROWS:
+            sheet_rows.append(sample)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if bar is not None:
+        bar.close()
+
+    for name, metric in active.items():
+        values = metric.result()
+        entries[name] = {**values, "n": metric.n, "settings": metric.settings}
+    report: dict[str, Any] = {
+        "pairs_csv": str(pairs_csv),
+        "data_dir": str(data_dir),
+        "generated_dir": str(generated_dir),
+        "pairs": len(pairs),
+        "n": n,
+        "missing": len(missing),
+        "missing_examples": missing[:10],
+        "missing_ground_truth": len(missing_gt),
+        "resized_to_ground_truth": resized,
+        "device": opts.device,
+        "metrics": {m: entries[m] for m in names},
+    }
+    if sheet_png is not None and sheet_rows:
+        make_sheet(sheet_png, sheet_rows, peers)
+        report["sheet"] = str(sheet_png)
+    report["seconds"] = round(time.time() - t0, 2)
+    if out_json is not None:
+        out = Path(out_json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    return report
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.ndarray, tuple)):
+        return o.tolist() if isinstance(o, np.ndarray) else list(o)
+    return str(o)
+
+
+# ----------------------------------------------------------------------------- sheet
+
+def _skeleton(kp: np.ndarray | None, h: int, w: int) -> np.ndarray:
+    if kp is None:
+        return np.zeros((h, w, 3), dtype=np.uint8)
+    from poseshift.pose.draw import draw_skeleton
+    return draw_skeleton(kp, h, w)
+
+
+def _tile(img: np.ndarray | None, h: int, w: int) -> Image.Image:
+    if img is None:
+        return Image.new("RGB", (w, h), (128, 128, 128))
+    im = Image.fromarray(np.asarray(img, dtype=np.uint8))
+    return im if im.size == (w, h) else im.resize((w, h), Image.BICUBIC)
+
+
+def make_sheet(path: str | Path, rows: Sequence[PairSample],
+               peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None) -> Path:
+    """Side-by-side PNG, one row per pair: source | target pose | generated | ground truth | peers."""
+    if peers is None:
+        peer_items: list[tuple[str, Path]] = []
+    elif isinstance(peers, Mapping):
+        peer_items = [(str(k), Path(v)) for k, v in peers.items()]
+    else:
+        peer_items = [(Path(p).name, Path(p)) for p in peers]
+    h, w = rows[0].target.shape[:2]
+    labels = ["source", "target pose", "generated", "ground truth"] + [k for k, _ in peer_items]
+    head = 14
+    sheet = Image.new("RGB", (w * len(labels), head + h * len(rows)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(labels):
+        draw.text((c * w + 3, 1), label[: max(4, w // 6)], fill=(0, 0, 0))
+    for r, s in enumerate(rows):
+        tiles = [s.source, _skeleton(s.target_kp, h, w), s.generated, s.target]
+        for _, folder in peer_items:
+            p = resolve_image(folder, generated_name(s.source_name, s.target_name))
+            tiles.append(_load_rgb(p) if p is not None else None)
+        for c, t in enumerate(tiles):
+            sheet.paste(_tile(t, h, w), (c * w, head + r * h))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out

@@ -1,0 +1,52 @@
+"""The four networks of figure 2: G, D_I, Phi and the frozen Psi, built from a Config."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from poseshift.config import Config
+from poseshift.nets.patchgan import PatchDiscriminator
+from poseshift.nets.psi import Psi, build_psi
+from poseshift.nets.resnet import Generator, PoseRegressor
+
+
+def build_generator(cfg: Config) -> Generator:
+    m = cfg.model
+    return Generator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm)
+
+
+def build_discriminator(cfg: Config) -> PatchDiscriminator:
+    return PatchDiscriminator(cfg.model.d_channels, cfg.model.d_layers, cfg.model.norm)
+
+
+def build_pose_regressor(cfg: Config) -> PoseRegressor:
+    m = cfg.model
+    return PoseRegressor(cfg.pose.num_joints, m.phi_channels, m.phi_blocks, m.norm)
+
+
+def build_feature_net(cfg: Config, pretrained: bool = True) -> Psi:
+    """Psi; ``pretrained=False`` (random weights) is for speed benchmarks only."""
+    m = cfg.model
+    return build_psi(m.psi_backbone, m.psi_layer or None, m.psi_weights or None, pretrained)
+
+
+@dataclass
+class Networks:
+    G: Generator
+    D: PatchDiscriminator
+    Phi: PoseRegressor
+    Psi: Psi
+
+    def trainable(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, "Phi": self.Phi}
+
+    def to(self, *args, **kwargs) -> "Networks":
+        for name in ("G", "D", "Phi", "Psi"):
+            setattr(self, name, getattr(self, name).to(*args, **kwargs))
+        return self
+
+
+def build_networks(cfg: Config, psi_pretrained: bool = True) -> Networks:
+    return Networks(build_generator(cfg), build_discriminator(cfg), build_pose_regressor(cfg),
+                    build_feature_net(cfg, psi_pretrained))

@@ -1,0 +1,71 @@
+"""The full objective, eq. (8), split into the generator's terms and the two critics'.
+
+    L = L_I(G, D_I, I_po, p_f) + lambda_P L_P(G, Phi, I_po, p_f)
+      + L_I(G, D_I, I_pf, p_o) + lambda_P L_P(G, Phi, I_pf, p_o)
+      + lambda_Id L_Id + lambda_P L_Phi(I, p_o)
+
+G is applied twice: I_pf = G(I_po | p_f), then I^_po = G(I_pf | p_o) (section 4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from poseshift.config import LossConfig
+from poseshift.losses import (
+    content_loss, identity_loss, l1_identity_loss, lsgan_d_loss, lsgan_g_loss, patch_style_loss,
+    pose_loss,
+)
+from poseshift.nets import Networks
+
+
+@dataclass
+class Batch:
+    """real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool."""
+
+    real: torch.Tensor
+    maps_o: torch.Tensor
+    maps_f: torch.Tensor
+    vis_o: torch.Tensor
+    vis_f: torch.Tensor
+
+
+def render_cycle(nets: Networks, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    fake = nets.G(batch.real, batch.maps_f)  # I_pf = G(I_po | p_f)
+    recovered = nets.G(fake, batch.maps_o)  # I^_po = G(I_pf | p_o)
+    return fake, recovered
+
+
+def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
+                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """The terms of eq. (8) that reach G, unweighted, plus ``total`` (weighted) for G's step.
+    Returns (terms, I_pf, I^_po)."""
+    fake, recovered = render_cycle(nets, batch)
+    t: dict[str, torch.Tensor] = {
+        "adv_f": lsgan_g_loss(nets.D(fake)),
+        "adv_o": lsgan_g_loss(nets.D(recovered)),
+        "pose_f": pose_loss(nets.Phi(fake), batch.maps_f, cfg.pose_reduction),
+        "pose_o": pose_loss(nets.Phi(recovered), batch.maps_o, cfg.pose_reduction),
+    }
+    if cfg.identity == "content_style":
+        feat_real = nets.Psi(batch.real)
+        t["content"] = content_loss(feat_real, nets.Psi(recovered))
+        t["style"] = patch_style_loss(feat_real, nets.Psi(fake), batch.maps_o, batch.maps_f,
+                                      batch.vis_o, batch.vis_f)
+        t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style)
+    else:  # figure 5: L_Id replaced by L1
+        t["identity"] = l1_identity_loss(batch.real, recovered)
+    t["total"] = (t["adv_f"] + t["adv_o"] + cfg.lambda_pose * (t["pose_f"] + t["pose_o"])
+                  + cfg.lambda_id * t["identity"])
+    return t, fake, recovered
+
+
+def pose_regressor_loss(nets: Networks, batch: Batch, cfg: LossConfig) -> torch.Tensor:
+    """L_Phi(I, p_o) = ||Phi(I_po) - p_o||^2 on real images, unweighted (eq. (8))."""
+    return pose_loss(nets.Phi(batch.real), batch.maps_o, cfg.pose_reduction)
+
+
+def discriminator_loss(nets: Networks, real: torch.Tensor, fakes: torch.Tensor) -> torch.Tensor:
+    """D_I's side of eq. (2) with LSGAN; ``fakes`` come from the image buffer, detached."""
+    return lsgan_d_loss(nets.D(real), nets.D(fakes.detach()))

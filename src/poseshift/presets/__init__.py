@@ -1,0 +1,1 @@
+"""Packaged configuration presets (YAML), readable from any install and any folder."""

@@ -1,0 +1,71 @@
+"""Inference: load a checkpoint's generator once, then render people in new poses.
+
+Example::
+
+    >>> from poseshift import Reposer
+    >>> reposer = Reposer.from_checkpoint("runs/tiny/checkpoints/last.safetensors")
+    >>> out = reposer("person.jpg", "target_pose.json")   # uint8 [S, S, 3]
+
+The image may have any size: it is fitted into the checkpoint's square frame as in
+training (pad or resize, DataConfig.fit) and the target pose, given in the pixel frame
+of that image, is moved with it. The result is at the checkpoint's resolution.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from poseshift.checkpoint import Checkpoint
+from poseshift.config import Config
+from poseshift.images import fit_square, read_image, to_tensor, to_uint8
+from poseshift.nets import build_generator
+from poseshift.pose.heatmaps import belief_maps, sigma_pixels
+from poseshift.pose.keypoints_io import read_keypoints
+from poseshift.train import select_device
+
+ImageLike = str | Path | np.ndarray
+PoseLike = str | Path | np.ndarray
+
+
+class Reposer:
+    """G(I | p_f) from a checkpoint, ready to call."""
+
+    def __init__(self, generator: torch.nn.Module, config: Config, device: torch.device):
+        self.G = generator.eval().to(device)
+        self.config = config
+        self.device = device
+        self.size = config.model.image_size
+        self.sigma = sigma_pixels(self.size, config.pose.sigma_frac)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "Reposer":
+        ckpt = Checkpoint(path, prefixes=("G",))
+        generator = build_generator(ckpt.config)
+        ckpt.load_module("G", generator)
+        return cls(generator, ckpt.config, select_device(device))
+
+    def prepare(self, image: ImageLike, pose: PoseLike) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> image [1,3,S,S] in [-1,1] and target maps [1,18,S,S] in the training frame."""
+        arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
+        kp = read_keypoints(pose) if isinstance(pose, (str, Path)) else np.asarray(pose, dtype=np.float32)
+        if kp.shape != (18, 2):
+            raise ValueError(f"pose must be 18 (x, y) keypoints, got shape {kp.shape}")
+        framed, fit = fit_square(arr, self.size, self.config.data.fit, self.config.data.pad_value)
+        kp = torch.from_numpy(fit.apply(kp))[None].to(self.device)
+        maps = belief_maps(kp, self.size, self.size, self.sigma)
+        return to_tensor(framed)[None].to(self.device), maps
+
+    @torch.no_grad()
+    def __call__(self, image: ImageLike, pose: PoseLike) -> np.ndarray:
+        """Render the person of ``image`` in ``pose`` -> uint8 [S, S, 3]."""
+        x, maps = self.prepare(image, pose)
+        return to_uint8(self.G(x, maps)[0])
+
+    @torch.no_grad()
+    def render_tensor(self, images: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        """Batched G on tensors already in the training frame: [B,3,S,S], [B,18,S,S]."""
+        return self.G(images.to(self.device), maps.to(self.device))

@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from poseshift.config import ConfigError, apply_overrides, config_from_json, load_config, preset_names
+
+
+def test_presets_ship_with_the_package_and_match_the_paper():
+    assert {"paper", "tiny"} <= set(preset_names())
+    paper = load_config("paper")
+    assert paper.model.image_size == 256 and paper.model.g_blocks == 9
+    assert paper.model.psi_backbone == "vgg16" and paper.model.psi_layer == "relu2_2"
+    assert (paper.loss.lambda_pose, paper.loss.lambda_id) == (700.0, 0.3)
+    assert (paper.train.lr_g, paper.train.lr_d, paper.train.batch_size) == (2e-4, 1e-4, 12)
+    assert (paper.train.epochs, paper.train.decay_after, paper.train.pool_size) == (300, 100, 50)
+    tiny = load_config("tiny")
+    assert tiny.model.image_size == 64 and tiny.model.psi_backbone == "efficientnet_lite0"
+
+
+def test_overrides_are_typed_and_checked():
+    cfg = load_config("tiny", ["train.lr_g=1e-3", "train.bf16=true", "loss.identity=l1"])
+    assert cfg.train.lr_g == 1e-3 and cfg.train.bf16 is True and cfg.loss.identity == "l1"
+    for bad in ("train.nope=1", "nosection.x=1", "train.batch_size=abc", "loss.identity=l2", "justtext"):
+        with pytest.raises(ConfigError):
+            apply_overrides(cfg, [bad])
+
+
+def test_yaml_file_and_json_round_trip(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("model:\n  image_size: 128\ntrain:\n  batch_size: 3\n")
+    cfg = load_config(path)
+    assert cfg.model.image_size == 128 and cfg.train.batch_size == 3
+    assert config_from_json(cfg.to_json()) == cfg
+    assert json.loads(cfg.to_json())["model"]["image_size"] == 128
+    (tmp_path / "bad.yaml").write_text("model:\n  colour: red\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config("no-such-preset")

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from poseshift.data import DataError, PoseImageFolder, flip_batch
+from poseshift.figures import write_figures
+from poseshift.images import fit_square
+from poseshift.pose.keypoints_io import write_annotations_csv
+
+
+def test_fit_square_keeps_keypoints_on_their_content():
+    image = np.full((128, 64, 3), 255, np.uint8)
+    image[90:94, 40:44] = (255, 0, 0)  # a red dot centred on (41.5, 91.5)
+    kp = np.array([[41.5, 91.5]], np.float32)
+    for mode in ("pad", "resize"):
+        out, fit = fit_square(image, 64, mode)
+        x, y = fit.apply(kp)[0]
+        r, g, b = out[int(round(y)), int(round(x))]
+        assert r > 200 and g < 80 and b < 80, (mode, x, y)
+        assert np.allclose(fit.invert(fit.apply(kp)), kp, atol=1e-4)
+    out, _ = fit_square(image, 64, "pad")
+    assert (out[:, :10] == 255).all()  # letterbox bars are the pad value
+
+
+def test_dataset_reads_literature_layout_by_stem_and_split(tmp_path):
+    root = write_figures(tmp_path / "d", people=4, poses_per_person=2, size=32, seed=1)
+    ds = PoseImageFolder(root, 32, split="train")
+    assert len(ds) == 6  # 3 train people x 2 poses (25% of 4 people are test)
+    item = ds[0]
+    assert item["image"].shape == (3, 32, 32) and item["image"].min() >= -1 and item["image"].max() <= 1
+    assert item["keypoints"].shape == (18, 2)
+    assert ds.poses.shape == (6, 18, 2)
+    assert len(PoseImageFolder(root, 32, split=None)) == 8
+
+
+def test_dataset_skips_rows_without_joints_or_image_and_errors_clearly(tmp_path):
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (40, 20), "white").save(tmp_path / "images" / "a.png")
+    kp = np.full((18, 2), np.nan, np.float32)
+    kp[0] = (5, 5)
+    write_annotations_csv(tmp_path / "annotations.csv",
+                          {"a.jpg": kp, "b.jpg": kp, "c.jpg": np.full((18, 2), np.nan, np.float32)})
+    ds = PoseImageFolder(tmp_path, 32, split=None)
+    assert len(ds) == 1 and ds.skipped_no_image == 1 and ds.skipped_no_joints == 1
+    with pytest.raises(DataError, match="annotations.csv"):
+        PoseImageFolder(tmp_path / "images", 32)
+
+
+def test_flip_batch_mirrors_selected_samples_and_swaps_sides():
+    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    kp = torch.full((2, 18, 2), float("nan"))
+    kp[:, 4] = torch.tensor([0.0, 1.0])  # right wrist at the left edge
+    out, kp_out = flip_batch(images, kp, torch.tensor([True, False]))
+    assert torch.equal(out[0], images[0].flip(-1)) and torch.equal(out[1], images[1])
+    assert torch.equal(kp_out[0, 7], torch.tensor([3.0, 1.0])) and torch.isnan(kp_out[0, 4]).all()
+    assert torch.equal(kp_out[1, 4], torch.tensor([0.0, 1.0]))

@@ -1,0 +1,91 @@
+"""End-to-end: a short run lowers loss_Phi, resumes exactly, and its checkpoint renders."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from poseshift.checkpoint import Checkpoint
+from poseshift.cli import main
+from poseshift.pose.keypoints_io import write_keypoints_json
+from poseshift.train import Trainer, TrainError, lr_factor
+from tests.helpers import MICRO, figures, micro_config
+
+
+def test_lr_schedule_is_constant_then_linear_to_zero():
+    assert lr_factor(0, 10, 300, 100) == 1.0
+    assert lr_factor(999, 10, 300, 100) == 1.0
+    assert lr_factor(2000, 10, 300, 100) == pytest.approx(0.5)
+    assert lr_factor(3000, 10, 300, 100) == 0.0
+
+
+def test_a_few_dozen_steps_lower_loss_phi_and_write_the_run(tmp_path):
+    data = figures(tmp_path)
+    trainer = Trainer(micro_config(), data, tmp_path / "run", progress=False)
+    trainer.train(max_steps=40)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30, 35, 40]
+    for key in ("loss_G", "loss_D", "loss_pose", "loss_content", "loss_style", "loss_Phi"):
+        assert all(np.isfinite(r[key]) for r in rows), key
+    assert rows[-1]["loss_Phi"] < 0.5 * rows[0]["loss_Phi"]
+    assert (tmp_path / "run" / "checkpoints" / "last.safetensors").is_file()
+    assert json.loads((tmp_path / "run" / "checkpoints" / "last.json").read_text())["state"]["step"] == 40
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir())[-1] == "step_0000040.png"
+
+
+def test_resume_continues_at_the_saved_step_with_the_same_optimiser_state(tmp_path):
+    data = figures(tmp_path)
+    run = tmp_path / "run"
+    first = Trainer(micro_config(), data, run, progress=False)
+    first.train(max_steps=10)
+    saved = Checkpoint(run / "checkpoints" / "last.safetensors")
+    with pytest.raises(TrainError, match="--resume"):
+        Trainer(micro_config(), data, run, progress=False)
+    second = Trainer(micro_config(), data, run, resume=True, progress=False)
+    assert second.step_count == 10 and second.pos == first.pos
+    for name, opt in second.opt.items():
+        mine, theirs = opt.state_dict()["state"], first.opt[name].state_dict()["state"]
+        assert mine.keys() == theirs.keys()
+        for idx in mine:
+            a, b = mine[idx], theirs[idx]
+            assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+            assert float(a["step"]) == 10
+    for key, value in saved.module_state("G").items():
+        assert torch.equal(second.nets.G.state_dict()[key], value)
+    assert len(second.pool.images) == len(first.pool.images)
+    # The resumed run draws the same batches as an uninterrupted one would have.
+    assert torch.equal(second.next_batch().real, first.next_batch().real)
+    second.train(max_steps=20)
+    assert Checkpoint(run / "checkpoints" / "last.safetensors").state["step"] == 20
+
+
+def test_cli_train_resume_and_transfer(tmp_path, capsys):
+    data = figures(tmp_path)
+    run = tmp_path / "run"
+    sets = [a for s in MICRO for a in ("--set", s)]
+    assert main(["train", "--config", "tiny", "--data", str(data), "--out", str(run),
+                 "--max-steps", "6", "--quiet", *sets]) == 0
+    assert main(["train", "--config", "tiny", "--data", str(data), "--out", str(run),
+                 "--max-steps", "12", "--resume", "--quiet", *sets]) == 0
+    assert Checkpoint(run / "checkpoints" / "last.safetensors").state["step"] == 12
+    # transfer: an image of another size, a pose in that image's pixel frame.
+    from PIL import Image
+    Image.new("RGB", (48, 96), (200, 40, 40)).save(tmp_path / "person.png")
+    kp = np.full((18, 2), np.nan, np.float32)
+    kp[1], kp[8], kp[11] = (24, 30), (20, 60), (28, 60)
+    write_keypoints_json(tmp_path / "pose.json", kp)
+    out = tmp_path / "out.png"
+    assert main(["transfer", "--checkpoint", str(run / "checkpoints" / "last.safetensors"),
+                 "--image", str(tmp_path / "person.png"), "--pose", str(tmp_path / "pose.json"),
+                 "--out", str(out)]) == 0
+    assert Image.open(out).size == (32, 32)
+    # Bad input: one line naming the file, exit 2, and nothing overwritten.
+    capsys.readouterr()
+    assert main(["transfer", "--checkpoint", str(tmp_path / "nope.safetensors"), "--image",
+                 str(tmp_path / "person.png"), "--pose", str(tmp_path / "pose.json"),
+                 "--out", str(tmp_path / "o2.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nope.safetensors" in err and len(err.splitlines()) == 1
+    assert main(["transfer", "--checkpoint", str(run / "checkpoints" / "last.safetensors"),
+                 "--image", str(tmp_path / "person.png"), "--pose", str(tmp_path / "pose.json"),
+                 "--out", str(out)]) == 2
