@@ -5,21 +5,23 @@ from PIL import Image
 
 from poseshift.data import DataError, PoseImageFolder, flip_batch
 from poseshift.figures import write_figures
-from poseshift.images import fit_square
+from poseshift.frames import fit_to_frame
 from poseshift.pose.keypoints_io import write_annotations_csv
 
 
-def test_fit_square_keeps_keypoints_on_their_content():
+def test_fit_to_frame_keeps_keypoints_on_their_content():
     image = np.full((128, 64, 3), 255, np.uint8)
     image[90:94, 40:44] = (255, 0, 0)  # a red dot centred on (41.5, 91.5)
     kp = np.array([[41.5, 91.5]], np.float32)
     for mode in ("pad", "resize"):
-        out, fit = fit_square(image, 64, mode)
+        out, fit = fit_to_frame(image, 64, 64, mode)
         x, y = fit.apply(kp)[0]
         r, g, b = out[int(round(y)), int(round(x))]
         assert r > 200 and g < 80 and b < 80, (mode, x, y)
         assert np.allclose(fit.invert(fit.apply(kp)), kp, atol=1e-4)
-    out, _ = fit_square(image, 64, "pad")
+        back = fit.unfit(out)  # a render in the frame goes back to the source's size
+        assert back.shape == image.shape and back[91, 41, 0] > 200 and back[91, 41, 1] < 100
+    out, _ = fit_to_frame(image, 64, 64, "pad")
     assert (out[:, :10] == 255).all()  # letterbox bars are the pad value
 
 

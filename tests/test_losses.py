@@ -1,7 +1,13 @@
 import torch
 
 from poseshift.losses import (
-    content_loss, l1_identity_loss, lsgan_d_loss, lsgan_g_loss, patch_grams, patch_style_loss, pose_loss,
+    content_loss,
+    l1_identity_loss,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    patch_grams,
+    patch_style_loss,
+    pose_loss,
 )
 from poseshift.pose.heatmaps import belief_maps, visible
 

@@ -9,8 +9,17 @@ import torch
 pytest.importorskip("skimage")
 
 from poseshift.metrics import (  # noqa: E402
-    MetricOptions, MetricSkipped, body_mask, create_metric, head_box, list_metrics, mask_ssim, pckh,
-    pckh_joints, ssim_gfla, ssim_patn,
+    MetricOptions,
+    MetricSkipped,
+    body_mask,
+    create_metric,
+    head_box,
+    list_metrics,
+    mask_ssim,
+    pckh,
+    pckh_joints,
+    ssim_gfla,
+    ssim_patn,
 )
 from poseshift.pose.schema import JOINT_INDEX, NUM_JOINTS  # noqa: E402
 

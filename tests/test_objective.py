@@ -1,4 +1,5 @@
 """Every term of eq. (8) that involves G sends a gradient into G."""
+import numpy as np
 import pytest
 import torch
 
@@ -8,8 +9,6 @@ from poseshift.nets import build_networks
 from poseshift.objective import Batch, discriminator_loss, generator_terms, pose_regressor_loss
 from poseshift.pose.heatmaps import belief_maps, visible
 from tests.helpers import micro_config
-
-import numpy as np
 
 
 def _batch(size=32, n=2):

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from poseshift.pose.keypoints_io import (
-    CSV_HEADER, KeypointFormatError, read_annotations_csv, read_keypoints, read_openpose_json,
-    write_annotations_csv, write_keypoints, write_keypoints_json, write_openpose_json,
+    CSV_HEADER,
+    KeypointFormatError,
+    read_annotations_csv,
+    read_keypoints,
+    read_openpose_json,
+    write_annotations_csv,
+    write_keypoints,
+    write_keypoints_json,
+    write_openpose_json,
 )
 from poseshift.pose.schema import BODY25_TO_COCO18, JOINT_INDEX, NUM_JOINTS
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from poseshift.nets import efficientnet_lite as effnet
-from poseshift.nets.psi import IMAGENET_MEAN, IMAGENET_STD, BACKBONES, Psi, build_psi
+from poseshift.nets.psi import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, Psi, build_psi
 
 skdata = pytest.importorskip("skimage.data")
 

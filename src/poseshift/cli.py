@@ -2,6 +2,9 @@
 
     poseshift train --config NAME_OR_FILE --data DIR --out RUN [--max-steps N] [--resume] [--set k=v ...]
     poseshift transfer --checkpoint CKPT --image IMG --pose POSE --out OUT.png
+    poseshift pose IMAGE_OR_DIR ... --out FILE.csv|FILE.json [--masks DIR]
+    poseshift prepare --images DIR --out DIR [--size N | --size H W] [--fit pad|resize]
+    poseshift evaluate --pairs PAIRS.csv --data DIR (--generated GEN_DIR | --checkpoint CKPT) --out REPORT.json
     poseshift demo
     poseshift plot RUN
 """
@@ -43,6 +46,102 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
     write_image(out, reposer(args.image, args.pose))
+    print(f"wrote {out}")
+    return 0
+
+
+def _image_paths(items: list[str]) -> list[Path]:
+    from poseshift.images import IMAGE_SUFFIXES
+
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such image or folder")
+    if not paths:
+        raise ValueError(f"no images in {' '.join(items)}")
+    return paths
+
+
+def cmd_pose(args: argparse.Namespace) -> int:
+    from poseshift.detect import PoseDetector, detect_paths, write_detections
+    from poseshift.images import read_image, write_image
+
+    paths = _image_paths(args.inputs)
+    with PoseDetector() as detector:
+        found, failures = detect_paths(paths, progress=not args.quiet, detector=detector)
+        if args.masks:
+            for p in paths:
+                if p.name in found:
+                    mask = detector.segment(read_image(p))
+                    write_image(Path(args.masks) / f"{p.stem}.png", (mask[..., None] * 255).repeat(3, -1))
+    for name, reason in failures.items():
+        print(f"poseshift: skipped {name}: {reason}", file=sys.stderr)
+    out = write_detections(args.out, found)
+    print(f"wrote {out}: {len(found)} of {len(paths)} images ({len(failures)} skipped)")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from poseshift.prepare import prepare_dataset
+
+    size = args.size[0] if len(args.size) == 1 else tuple(args.size)
+    stats = prepare_dataset(args.images, args.out, size=size, mode=args.fit, progress=not args.quiet,
+                            masks=args.masks, overwrite=args.overwrite)
+    print(f"wrote {args.out}: kept {stats['kept']} of {stats['images']} images; dropped "
+          + (", ".join(f"{n} {why}" for why, n in stats["dropped_by_reason"].items()) or "none"))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from poseshift.evaluate import evaluate_pairs, read_pairs
+
+    if sum(map(bool, (args.generated, args.checkpoint, args.copy_source))) != 1:
+        raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT or --copy-source")
+    out = Path(args.out)
+    generated = Path(args.generated) if args.generated else out.parent / (out.stem + "_images")
+    pairs = read_pairs(args.pairs)
+    if args.split:
+        from poseshift.data import read_split
+
+        splits = read_split(Path(args.data) / "split.csv")
+        pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
+        print(f"{len(pairs)} pairs with both images in split {args.split!r}")
+    if args.checkpoint or args.copy_source:
+        from poseshift.transfer import Reposer, copy_pairs, render_pairs
+
+        if args.copy_source:
+            counts = copy_pairs(pairs, args.data, generated)
+        else:
+            reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
+            counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
+        print(f"wrote {counts['rendered']} images into {generated}")
+    detector = None
+    wanted = args.metrics or None
+    if wanted is None or "pckh" in wanted:
+        try:
+            from poseshift.detect import PoseDetector
+            detector = PoseDetector()
+        except ImportError as err:
+            print(f"poseshift: pckh skipped: {err}", file=sys.stderr)
+    peers = {Path(p).name: p for p in (args.peers or [])}
+    try:
+        report = evaluate_pairs(pairs, args.data, generated, out, metrics=wanted,
+                                sheet_png=args.sheet or out.with_suffix(".png"), peers=peers or None,
+                                progress=not args.quiet, detector=detector, device=args.device or "auto",
+                                lpips_weights=args.lpips_weights, is_weights=args.is_weights)
+    finally:
+        if detector is not None:
+            detector.close()
+    summary = {k: (v.get("value") if isinstance(v, dict) and "value" in v else v.get("skipped"))
+               for k, v in report["metrics"].items()}
+    print(json.dumps({"n": report["n"], "missing": report["missing"], **summary}, indent=2))
     print(f"wrote {out}")
     return 0
 
@@ -89,6 +188,40 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     r.add_argument("--overwrite", action="store_true")
     r.set_defaults(func=cmd_transfer)
+
+    po = sub.add_parser("pose", help="detect 18 COCO keypoints per image (MediaPipe, offline)")
+    po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    po.add_argument("--out", required=True, help="FILE.csv (annotation format) or FILE.json")
+    po.add_argument("--masks", help="also write a person mask per image into this folder")
+    po.add_argument("--quiet", action="store_true")
+    po.set_defaults(func=cmd_pose)
+
+    pr = sub.add_parser("prepare", help="make a training folder from unlabeled photos")
+    pr.add_argument("--images", required=True, help="folder of photos")
+    pr.add_argument("--out", required=True, help="new folder: images/ and annotations.csv")
+    pr.add_argument("--size", type=int, nargs="+", default=[256], help="N (square) or H W")
+    pr.add_argument("--fit", choices=["pad", "resize"], default="pad")
+    pr.add_argument("--masks", action="store_true", help="also write person masks")
+    pr.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
+    pr.add_argument("--quiet", action="store_true")
+    pr.set_defaults(func=cmd_prepare)
+
+    ev = sub.add_parser("evaluate", help="SSIM, mask-SSIM, PCKh, FID/KID (and LPIPS/IS with weights) on pairs")
+    ev.add_argument("--pairs", required=True, help="CSV with from,to")
+    ev.add_argument("--data", required=True, help="folder with images/ and annotations.csv")
+    ev.add_argument("--generated", help="folder of <from stem>___<to stem>.png")
+    ev.add_argument("--checkpoint", help="render the pairs with this checkpoint (kept beside the report)")
+    ev.add_argument("--copy-source", action="store_true", help="baseline: the source image as the render")
+    ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
+    ev.add_argument("--out", required=True, help="report JSON")
+    ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
+    ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")
+    ev.add_argument("--sheet", help="sheet PNG (default: the report's name with .png)")
+    ev.add_argument("--lpips-weights", help="local LPIPS weights file(s)")
+    ev.add_argument("--is-weights", help="local Inception Score classifier (TorchScript)")
+    ev.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo", help="offline demonstration: train briefly on generated figures, re-pose them")
     d.add_argument("--out", default="poseshift-demo")

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poseshift.images import ImageError, fit_square, read_image, resolve_by_stem, to_tensor
+from poseshift.frames import fit_to_frame
+from poseshift.images import ImageError, read_image, resolve_by_stem, to_tensor
 from poseshift.pose.heatmaps import flip_keypoints
 from poseshift.pose.keypoints_io import read_annotations_csv
 
@@ -95,7 +96,7 @@ class PoseImageFolder(Dataset):
                 image = read_image(self.paths[i])
             except ImageError as err:
                 raise DataError(str(err)) from None
-            framed, fit = fit_square(image, self.size, self.fit, self.pad_value)
+            framed, fit = fit_to_frame(image, self.size, self.size, self.fit, self.pad_value)
             self._cache[i] = (framed, fit.apply(self._raw_poses[i]))
         return self._cache[i]
 

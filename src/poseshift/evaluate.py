@@ -16,19 +16,27 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from poseshift.metrics import DEFAULT_METRICS, MetricOptions, MetricSkipped, PairSample, create_metric, is_valid_metric
-from poseshift.metrics import list_metrics
+from poseshift.images import read_image, resolve_by_stem
+from poseshift.metrics import (
+    DEFAULT_METRICS,
+    MetricOptions,
+    MetricSkipped,
+    PairSample,
+    create_metric,
+    is_valid_metric,
+    list_metrics,
+)
 from poseshift.pose.keypoints_io import read_annotations_csv
 
-__all__ = ["evaluate_pairs", "read_pairs", "resolve_image", "generated_name", "make_sheet"]
+__all__ = ["evaluate_pairs", "read_pairs", "generated_name", "make_sheet"]
 
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SHEET_ROWS = 8
 
 
@@ -51,24 +59,8 @@ def _stem(name: str) -> str:
     return Path(name).stem
 
 
-def resolve_image(folder: str | Path, name: str) -> Path | None:
-    """``folder/<stem of name><ext>`` for the first existing image extension, or None."""
-    folder = Path(folder)
-    stem = _stem(name)
-    for ext in _IMAGE_EXTS:
-        p = folder / (stem + ext)
-        if p.is_file():
-            return p
-    return None
-
-
 def generated_name(src: str, tgt: str) -> str:
     return f"{_stem(src)}___{_stem(tgt)}"
-
-
-def _load_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def _resolve_device(device: str) -> str:
@@ -93,7 +85,7 @@ def _keypoints_for(ann: Mapping[str, np.ndarray], name: str) -> np.ndarray | Non
 
 
 def evaluate_pairs(
-    pairs_csv: str | Path,
+    pairs_csv: str | Path | Sequence[tuple[str, str]],
     data_dir: str | Path,
     generated_dir: str | Path,
     out_json: str | Path | None,
@@ -127,7 +119,7 @@ def evaluate_pairs(
     for m in names:
         if not is_valid_metric(m):
             raise ValueError(f"unknown metric {m!r}; known: {', '.join(list_metrics())}")
-    pairs = read_pairs(pairs_csv)
+    pairs = list(pairs_csv) if isinstance(pairs_csv, (list, tuple)) else read_pairs(pairs_csv)
     if limit is not None:
         pairs = pairs[:limit]
     ann_path = data_dir / "annotations.csv"
@@ -162,8 +154,8 @@ def evaluate_pairs(
     except ImportError:  # pragma: no cover
         bar = None
     for src, tgt in pairs:
-        gen_path = resolve_image(generated_dir, generated_name(src, tgt))
-        gt_path = resolve_image(images_dir, tgt)
+        gen_path = resolve_by_stem(generated_dir, generated_name(src, tgt))
+        gt_path = resolve_by_stem(images_dir, tgt)
         if bar is not None:
             bar.update(1)
         if gen_path is None:
@@ -172,14 +164,14 @@ def evaluate_pairs(
         if gt_path is None:
             missing_gt.append(tgt)
             continue
-        gt = _load_rgb(gt_path)
-        gen = _load_rgb(gen_path)
+        gt = read_image(gt_path)
+        gen = read_image(gen_path)
         if gen.shape != gt.shape:
             gen = np.asarray(Image.fromarray(gen).resize((gt.shape[1], gt.shape[0]), Image.BICUBIC))
             resized += 1
-        src_path = resolve_image(images_dir, src)
+        src_path = resolve_by_stem(images_dir, src)
         sample = PairSample(index=n, source_name=src, target_name=tgt,
-                            source=_load_rgb(src_path) if src_path is not None else None,
+                            source=read_image(src_path) if src_path is not None else None,
                             target=gt, generated=gen,
                             source_kp=_keypoints_for(ann, src), target_kp=_keypoints_for(ann, tgt))
         n += 1
@@ -265,8 +257,8 @@ def make_sheet(path: str | Path, rows: Sequence[PairSample],
     for r, s in enumerate(rows):
         tiles = [s.source, _skeleton(s.target_kp, h, w), s.generated, s.target]
         for _, folder in peer_items:
-            p = resolve_image(folder, generated_name(s.source_name, s.target_name))
-            tiles.append(_load_rgb(p) if p is not None else None)
+            p = resolve_by_stem(folder, generated_name(s.source_name, s.target_name))
+            tiles.append(read_image(p) if p is not None else None)
         for c, t in enumerate(tiles):
             sheet.paste(_tile(t, h, w), (c * w, head + r * h))
     out = Path(path)

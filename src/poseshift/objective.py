@@ -14,7 +14,12 @@ import torch
 
 from poseshift.config import LossConfig
 from poseshift.losses import (
-    content_loss, identity_loss, l1_identity_loss, lsgan_d_loss, lsgan_g_loss, patch_style_loss,
+    content_loss,
+    identity_loss,
+    l1_identity_loss,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    patch_style_loss,
     pose_loss,
 )
 from poseshift.nets import Networks

@@ -19,7 +19,8 @@ import torch
 
 from poseshift.checkpoint import Checkpoint
 from poseshift.config import Config
-from poseshift.images import fit_square, read_image, to_tensor, to_uint8
+from poseshift.frames import fit_to_frame
+from poseshift.images import read_image, to_tensor, to_uint8
 from poseshift.nets import build_generator
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
@@ -40,7 +41,7 @@ class Reposer:
         self.sigma = sigma_pixels(self.size, config.pose.sigma_frac)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "Reposer":
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Reposer:
         ckpt = Checkpoint(path, prefixes=("G",))
         generator = build_generator(ckpt.config)
         ckpt.load_module("G", generator)
@@ -54,7 +55,7 @@ class Reposer:
         kp = read_keypoints(pose) if isinstance(pose, (str, Path)) else np.asarray(pose, dtype=np.float32)
         if kp.shape != (18, 2):
             raise ValueError(f"pose must be 18 (x, y) keypoints, got shape {kp.shape}")
-        framed, fit = fit_square(arr, self.size, self.config.data.fit, self.config.data.pad_value)
+        framed, fit = fit_to_frame(arr, self.size, self.size, self.config.data.fit, self.config.data.pad_value)
         kp = torch.from_numpy(fit.apply(kp))[None].to(self.device)
         maps = belief_maps(kp, self.size, self.size, self.sigma)
         return to_tensor(framed)[None].to(self.device), maps
@@ -66,6 +67,52 @@ class Reposer:
         return to_uint8(self.G(x, maps)[0])
 
     @torch.no_grad()
+    def render_in_frame(self, image: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """Like ``__call__`` but the render is put back into ``image``'s own size and frame
+        (the letterbox undone), as evaluation against ground truth needs."""
+        framed, fit = fit_to_frame(image, self.size, self.size, self.config.data.fit, self.config.data.pad_value)
+        kp = torch.from_numpy(fit.apply(np.asarray(pose, dtype=np.float32)))[None].to(self.device)
+        maps = belief_maps(kp, self.size, self.size, self.sigma)
+        render = to_uint8(self.G(to_tensor(framed)[None].to(self.device), maps)[0])
+        return fit.unfit(render)
+
+    @torch.no_grad()
     def render_tensor(self, images: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Batched G on tensors already in the training frame: [B,3,S,S], [B,18,S,S]."""
         return self.G(images.to(self.device), maps.to(self.device))
+
+
+def _pair_renders(pairs, data_dir, out_dir, progress, render) -> dict[str, int]:
+    from tqdm import tqdm
+
+    from poseshift.images import resolve_by_stem, write_image
+    from poseshift.pose.keypoints_io import read_annotations_csv
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    ann = read_annotations_csv(data_dir / "annotations.csv")
+    counts = {"rendered": 0, "no_source": 0, "no_target_pose": 0}
+    for src, tgt in tqdm(pairs, desc="render", unit="pair", disable=not progress):
+        path = resolve_by_stem(data_dir / "images", src)
+        if path is None:
+            counts["no_source"] += 1
+            continue
+        if tgt not in ann or np.isnan(ann[tgt]).all():
+            counts["no_target_pose"] += 1
+            continue
+        write_image(out_dir / f"{Path(src).stem}___{Path(tgt).stem}.png", render(read_image(path), ann[tgt]))
+        counts["rendered"] += 1
+    return counts
+
+
+def copy_pairs(pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
+               progress: bool = False) -> dict[str, int]:
+    """The "copy the source image" baseline of the evaluation table, in the same layout."""
+    return _pair_renders(pairs, data_dir, out_dir, progress, lambda image, pose: image)
+
+
+def render_pairs(reposer: Reposer, pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
+                 progress: bool = True) -> dict[str, int]:
+    """Render each ``from`` image in the pose of ``to`` (keypoints from ``data_dir``'s
+    annotations.csv) as ``out_dir/<from stem>___<to stem>.png`` in the source frame.
+    Pairs whose source image or target keypoints are absent are counted, not fatal."""
+    return _pair_renders(pairs, data_dir, out_dir, progress, reposer.render_in_frame)

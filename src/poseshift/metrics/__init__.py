@@ -1,17 +1,23 @@
 """Evaluation metrics, registered by name (``ssim``, ``ssim_gfla``, ``mask_ssim``, ``pckh``,
 ``fid``, ``kid``, ``lpips``, ``is``); see :mod:`poseshift.metrics.registry` and
 :func:`poseshift.evaluate.evaluate_pairs`."""
-from poseshift.metrics.registry import (
-    Metric, MetricOptions, MetricSkipped, PairSample, create_metric, is_valid_metric, list_metrics,
-    register_metric,
-)
-from poseshift.metrics import ssim as _ssim  # noqa: F401  (registers)
-from poseshift.metrics import pckh as _pckh  # noqa: F401
 from poseshift.metrics import fid as _fid  # noqa: F401
-from poseshift.metrics import lpips as _lpips  # noqa: F401
 from poseshift.metrics import inception_score as _is  # noqa: F401
+from poseshift.metrics import lpips as _lpips  # noqa: F401
+from poseshift.metrics import pckh as _pckh  # noqa: F401
+from poseshift.metrics import ssim as _ssim  # noqa: F401  (registers)
 from poseshift.metrics.fid import fid_from_features, kid_from_features
 from poseshift.metrics.pckh import head_box, pckh, pckh_joints
+from poseshift.metrics.registry import (
+    Metric,
+    MetricOptions,
+    MetricSkipped,
+    PairSample,
+    create_metric,
+    is_valid_metric,
+    list_metrics,
+    register_metric,
+)
 from poseshift.metrics.ssim import body_mask, mask_ssim, ssim_gfla, ssim_patn
 
 DEFAULT_METRICS: tuple[str, ...] = ("ssim", "ssim_gfla", "mask_ssim", "pckh", "fid", "kid", "lpips", "is")

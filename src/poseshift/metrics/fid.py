@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -181,7 +182,7 @@ def kid_from_features(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, max_
 
 # ----------------------------------------------------------------------------- registered metrics
 
-def _shared_features(opts: MetricOptions) -> "_FeatureBank":
+def _shared_features(opts: MetricOptions) -> _FeatureBank:
     bank = opts.cache.get("inception_bank")
     if bank is None:
         bank = _FeatureBank(InceptionFeatures(opts.inception_path, opts.device))

@@ -9,8 +9,9 @@ images, in ``splits`` splits (mean and std over splits), as in the original code
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -16,8 +16,9 @@ Without weights the metric is skipped with a one-line reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

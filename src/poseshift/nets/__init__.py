@@ -41,7 +41,7 @@ class Networks:
     def trainable(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, "Phi": self.Phi}
 
-    def to(self, *args, **kwargs) -> "Networks":
+    def to(self, *args, **kwargs) -> Networks:
         for name in ("G", "D", "Phi", "Psi"):
             setattr(self, name, getattr(self, name).to(*args, **kwargs))
         return self

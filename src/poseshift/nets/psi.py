@@ -30,9 +30,9 @@ identity loss meaningless).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -205,7 +205,7 @@ class Psi(nn.Module):
             p.requires_grad_(False)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "Psi":
+    def train(self, mode: bool = True) -> Psi:
         """Ψ is always in eval mode; ``train(True)`` keeps it frozen in eval."""
         return super().train(False)
 

@@ -2,11 +2,23 @@
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps, flip_keypoints, flip_maps, sigma_pixels, visible
 from poseshift.pose.keypoints_io import (
-    KeypointFormatError, read_annotations_csv, read_keypoints, read_keypoints_json, read_openpose_json,
-    write_annotations_csv, write_keypoints, write_keypoints_json, write_openpose_json,
+    KeypointFormatError,
+    read_annotations_csv,
+    read_keypoints,
+    read_keypoints_json,
+    read_openpose_json,
+    write_annotations_csv,
+    write_keypoints,
+    write_keypoints_json,
+    write_openpose_json,
 )
 from poseshift.pose.schema import (
-    BODY25_TO_COCO18, FLIP_PERM, JOINTS, LEFT_RIGHT_PAIRS, LIMBS, NUM_JOINTS,
+    BODY25_TO_COCO18,
+    FLIP_PERM,
+    JOINTS,
+    LEFT_RIGHT_PAIRS,
+    LIMBS,
+    NUM_JOINTS,
 )
 
 __all__ = [
