@@ -87,6 +87,9 @@ class TrainConfig:
     sample_every: int = 200
     checkpoint_every: int = 200
     max_steps: int = 0  # 0 = run the full schedule of `epochs`
+    # "unsupervised": the paper (eq. 8). "supervised": the baseline of the ablation study,
+    # the same G trained on ground-truth pairs (pairs.csv) with L1 + lambda_Id x content.
+    mode: str = "unsupervised"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ _CHOICES = {
     ("model", "norm"): ("instance", "batch"),
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
+    ("train", "mode"): ("unsupervised", "supervised"),
     ("data", "fit"): ("pad", "resize"),
 }
 

@@ -129,3 +129,17 @@ def sample_target_poses(poses: np.ndarray, n: int, rng: np.random.Generator, siz
         if mirror.any():
             picks[mirror] = flip_keypoints(picks[mirror], size)
     return torch.from_numpy(picks)
+
+
+def pair_indices(data: PoseImageFolder) -> np.ndarray:
+    """Rows of ``DIR/pairs.csv`` whose two images are both in ``data`` -> [P, 2] indices."""
+    path = data.root / "pairs.csv"
+    if not path.is_file():
+        raise DataError(f"{data.root}: no pairs.csv (the supervised baseline trains on ground-truth pairs)")
+    index = {name: i for i, name in enumerate(data.names)}
+    with path.open(newline="") as fh:
+        rows = [(r["from"], r["to"]) for r in csv.DictReader(fh)]
+    pairs = [(index[a], index[b]) for a, b in rows if a in index and b in index]
+    if not pairs:
+        raise DataError(f"{path}: no pair has both images in the training split")
+    return np.asarray(pairs, dtype=np.int64)

@@ -34,6 +34,7 @@ class Batch:
     maps_f: torch.Tensor
     vis_o: torch.Tensor
     vis_f: torch.Tensor
+    target: torch.Tensor | None = None  # ground truth I_pf, supervised baseline only
 
 
 def render_cycle(nets: Networks, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,3 +75,14 @@ def pose_regressor_loss(nets: Networks, batch: Batch, cfg: LossConfig) -> torch.
 def discriminator_loss(nets: Networks, real: torch.Tensor, fakes: torch.Tensor) -> torch.Tensor:
     """D_I's side of eq. (2) with LSGAN; ``fakes`` come from the image buffer, detached."""
     return lsgan_d_loss(nets.D(real), nets.D(fakes.detach()))
+
+
+def supervised_terms(nets: Networks, batch: Batch, cfg: LossConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The supervised baseline of the ablation (not the paper's method): G(I_po | p_f)
+    against the ground-truth I_pf with L1 plus lambda_Id x the content loss of eq. (4)."""
+    assert batch.target is not None, "the supervised objective needs ground-truth targets"
+    fake = nets.G(batch.real, batch.maps_f)
+    t = {"l1": l1_identity_loss(batch.target, fake),
+         "content": content_loss(nets.Psi(batch.target), nets.Psi(fake))}
+    t["total"] = t["l1"] + cfg.lambda_id * t["content"]
+    return t, fake

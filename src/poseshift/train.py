@@ -25,10 +25,16 @@ from tqdm import tqdm
 
 from poseshift.checkpoint import Checkpoint, save_checkpoint
 from poseshift.config import Config
-from poseshift.data import PoseImageFolder, flip_batch, sample_target_poses
+from poseshift.data import PoseImageFolder, flip_batch, pair_indices, sample_target_poses
 from poseshift.images import to_uint8, write_image
 from poseshift.nets import Networks, build_networks
-from poseshift.objective import Batch, discriminator_loss, generator_terms, pose_regressor_loss
+from poseshift.objective import (
+    Batch,
+    discriminator_loss,
+    generator_terms,
+    pose_regressor_loss,
+    supervised_terms,
+)
 from poseshift.pool import ImagePool
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels, visible
@@ -94,8 +100,8 @@ class Trainer:
         self.size = cfg.model.image_size
         self.sigma = sigma_pixels(self.size, cfg.pose.sigma_frac)
         self.data = PoseImageFolder(data_dir, self.size, cfg.data.split, cfg.data.fit, cfg.data.pad_value)
-        self.batch_size = min(t.batch_size, len(self.data))
-        self.steps_per_epoch = max(1, len(self.data) // self.batch_size)
+        self.batch_size = min(t.batch_size, self._items())
+        self.steps_per_epoch = max(1, self._items() // self.batch_size)
         self.total_steps = t.epochs * self.steps_per_epoch
 
         self.nets: Networks = build_networks(cfg, psi_pretrained).to(self.device)
@@ -112,9 +118,11 @@ class Trainer:
         self.pool_gen = torch.Generator().manual_seed(t.seed)
         self.pool = ImagePool(t.pool_size, self.pool_gen)
         self.step_count = 0
-        self.perm = self.rng.permutation(len(self.data))
+        self.perm = self.rng.permutation(self._items())
         self.pos = 0
         if ckpt is not None:
+            if ckpt.config.train.mode != cfg.train.mode:
+                raise TrainError(f"{self.ckpt_path} was trained with train.mode={ckpt.config.train.mode}")
             self._restore(ckpt)
         else:
             self.run.mkdir(parents=True, exist_ok=True)
@@ -155,9 +163,13 @@ class Trainer:
         return save_checkpoint(self.ckpt_path, self.cfg, self.nets.trainable(), self.opt, extra, state)
 
     # ------------------------------------------------------------------ data
+    def _items(self) -> int:
+        """How many sampling units an epoch has (images here, pairs for the supervised baseline)."""
+        return len(self.data)
+
     def _next_indices(self) -> np.ndarray:
         if self.pos + self.batch_size > len(self.perm):
-            self.perm = self.rng.permutation(len(self.data))
+            self.perm = self.rng.permutation(self._items())
             self.pos = 0
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
@@ -304,3 +316,47 @@ class Trainer:
             raise
         bar.close()
         return last
+
+
+class SupervisedTrainer(Trainer):
+    """The ablation's supervised baseline: the same G on ground-truth pairs (pairs.csv),
+    L1 + lambda_Id x content; no D, no Phi (they are kept, untrained, in checkpoints)."""
+
+    def _items(self) -> int:
+        if not hasattr(self, "pairs"):
+            self.pairs = pair_indices(self.data)
+        return len(self.pairs)
+
+    def next_batch(self) -> Batch:
+        idx = self.pairs[self._next_indices()]
+        src = [self.data[int(i)] for i in idx[:, 0]]
+        tgt = [self.data[int(i)] for i in idx[:, 1]]
+        images = torch.stack([it["image"] for it in src])
+        targets = torch.stack([it["image"] for it in tgt])
+        kp_o = torch.stack([it["keypoints"] for it in src])
+        kp_f = torch.stack([it["keypoints"] for it in tgt])
+        if self.cfg.train.flip:  # the same mirror for a source and its ground truth
+            mask = torch.from_numpy(self.rng.random(len(src)) < 0.5)
+            images, kp_o = flip_batch(images, kp_o, mask)
+            targets, kp_f = flip_batch(targets, kp_f, mask)
+        batch = self._make_batch(images, kp_o, kp_f)
+        batch.target = targets.to(self.device)
+        return batch
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        self._set_lr()
+        with self._autocast():
+            terms, _ = supervised_terms(self.nets, batch, self.cfg.loss)
+        self.opt["G"].zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt["G"].step()
+        self.step_count += 1
+        out = {k: 0.0 for k in ("loss_D", "loss_adv", "loss_pose", "loss_style", "loss_Phi")}
+        return {**out, "loss_G": float(terms["total"].detach()), "loss_content": float(terms["content"].detach()),
+                "loss_identity": float(terms["l1"].detach())}
+
+
+def build_trainer(cfg: Config, data_dir: str | Path, run_dir: str | Path, **kwargs) -> Trainer:
+    """The trainer for ``cfg.train.mode``."""
+    cls = SupervisedTrainer if cfg.train.mode == "supervised" else Trainer
+    return cls(cfg, data_dir, run_dir, **kwargs)

@@ -231,7 +231,7 @@ def _torso(c: SimpleNamespace) -> None:
             )
             add(
                 0.5 * (v.z("neck") + v.z("pelvis")) + 0.0045,
-                lambda c=v.xy(v.R @ c3), f=float(fz[2]): print_item(
+                lambda c=v.xy(v.R @ c3), f=float(fz[2]): print_item(  # noqa: B008 (binds now)
                     cv, person, c, f, hw_s * k, across
                 ),
             )
