@@ -128,3 +128,14 @@ class Checkpoint:
 
     def tensor(self, key: str) -> torch.Tensor | None:
         return self.tensors.get(key)
+
+
+def export_generator(src: str | Path, dst: str | Path) -> Path:
+    """Keep only G's weights and the config: what inference (``Reposer``) needs."""
+    from poseshift.nets import build_generator
+
+    ckpt = Checkpoint(src, prefixes=("G",))
+    generator = build_generator(ckpt.config)
+    ckpt.load_module("G", generator)
+    state = {"step": ckpt.state.get("step"), "exported_from": Path(src).name}
+    return save_checkpoint(dst, ckpt.config, {"G": generator}, state=state)

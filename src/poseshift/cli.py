@@ -161,10 +161,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from poseshift.demo import run_demo
+    from poseshift.demo import run_demo, run_training_demo
 
-    sheet = run_demo(args.out, progress=not args.quiet)
-    print(f"demo sheet: {sheet}")
+    if args.train:
+        print(f"demo sheet: {run_training_demo(args.out, progress=not args.quiet)}")
+        return 0
+    sheet, gif = run_demo(args.out, checkpoint=args.checkpoint)
+    print(f"demo sheet: {sheet}\nfull turn: {gif}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from poseshift.checkpoint import export_generator
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    print(f"wrote {export_generator(args.checkpoint, out)} (generator only)")
     return 0
 
 
@@ -248,10 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--quiet", action="store_true")
     sy.set_defaults(func=cmd_synth)
 
-    d = sub.add_parser("demo", help="offline demonstration: train briefly on generated figures, re-pose them")
+    d = sub.add_parser("demo", help="offline demonstration: re-pose new synthetic people with the shipped model")
     d.add_argument("--out", default="poseshift-demo")
+    d.add_argument("--checkpoint", help="another checkpoint than the shipped synthetic one")
+    d.add_argument("--train", action="store_true", help="instead, train tiny briefly on simple figures (~2 min)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
+
+    ex = sub.add_parser("export", help="write an inference-only checkpoint (G and the config)")
+    ex.add_argument("--checkpoint", required=True)
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--overwrite", action="store_true")
+    ex.set_defaults(func=cmd_export)
 
     pl = sub.add_parser("plot", help="plot a run's loss curves from log.jsonl")
     pl.add_argument("run")

@@ -1,5 +1,11 @@
-"""``poseshift demo``: offline, no arguments. Makes simple figures, trains the ``tiny``
-preset on them for a short, time-boxed run, and re-poses figures it never trained on."""
+"""``poseshift demo``: offline, no arguments, seconds on a CPU.
+
+The default re-poses synthetic people the shipped model never saw (``poseshift synth``
+with a seed outside its training set), including a full turn so that backs and fronts
+are hallucinated: ``poseshift-demo/sheet.png`` and ``poseshift-demo/turn.gif``.
+``--train`` instead trains the ``tiny`` preset briefly on simple figures and re-poses
+held-out ones, showing the whole training loop offline.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from poseshift.config import load_config
 from poseshift.data import PoseImageFolder
 from poseshift.figures import write_figures
 from poseshift.images import to_uint8, write_image
+from poseshift.synth import person_seed_rng, render, sample_person, sample_pose
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.sheets import grid
@@ -22,6 +30,8 @@ from poseshift.transfer import Reposer
 
 log = logging.getLogger(__name__)
 MARKER = ".poseshift-demo"
+SHIPPED = Path(__file__).parent / "assets" / "synthetic-64.safetensors"
+DEMO_SEED = 90210  # people of this seed are not in the shipped model's training set (seed 0)
 
 
 def _claim(out: Path) -> None:
@@ -34,7 +44,7 @@ def _claim(out: Path) -> None:
     (out / MARKER).write_text("written by poseshift demo; safe to delete\n")
 
 
-def run_demo(out: str | Path = "poseshift-demo", train_seconds: float = 100.0, max_steps: int = 400,
+def run_training_demo(out: str | Path = "poseshift-demo", train_seconds: float = 100.0, max_steps: int = 400,
              seed: int = 0, progress: bool = True) -> Path:
     started = time.perf_counter()
     out = Path(out).resolve()
@@ -62,3 +72,53 @@ def run_demo(out: str | Path = "poseshift-demo", train_seconds: float = 100.0, m
     sheet = write_image(out / "sheet.png", grid(rows, header=header))
     log.info("trained %d steps; demo took %.0f s", trainer.step_count, time.perf_counter() - started)
     return sheet
+
+
+def _person_views(index: int, size: int, n_targets: int):
+    """A new person: a front-ish source view and ``n_targets`` other poses and yaws, with
+    ground truth (the same person rendered there) for the sheet."""
+    rng = person_seed_rng(DEMO_SEED, index)
+    person = sample_person(rng)
+    source, _, _ = render(person, sample_pose(rng), float(rng.uniform(-0.4, 0.4)), size)
+    views = []
+    for k in range(n_targets):
+        yaw = float(np.pi * k / max(1, n_targets - 1) * (1 if index % 2 else -1))  # front -> back
+        image, kp, _ = render(person, sample_pose(rng), yaw, size)
+        views.append((kp, image))
+    return person, source, views
+
+
+def run_demo(out: str | Path = "poseshift-demo", checkpoint: str | Path | None = None, people: int = 4,
+             turn_frames: int = 24) -> tuple[Path, Path]:
+    """Re-pose new synthetic people with the shipped model -> (sheet.png, turn.gif)."""
+    started = time.perf_counter()
+    if checkpoint is None and not SHIPPED.is_file():
+        raise FileNotFoundError(f"{SHIPPED}: the shipped demo model is missing from this install")
+    checkpoint = Path(checkpoint) if checkpoint else SHIPPED
+    out = Path(out).resolve()
+    _claim(out)
+    reposer = Reposer.from_checkpoint(checkpoint, device="cpu")
+    size = reposer.size
+    rows = []
+    for i in range(people):
+        _, source, views = _person_views(i, size, 4)
+        row = [source]
+        for kp, truth in views:
+            row += [draw_skeleton(kp, size, size), reposer(source, kp), truth]
+        rows.append(row)
+    header = ["input"] + ["pose", "render", "truth"] * 4
+    sheet = write_image(out / "sheet.png", grid(rows, header=header))
+    # A full turn: one person, one articulation, yaw 0..360; the model sees only the front.
+    rng = person_seed_rng(DEMO_SEED, 1000)
+    person, pose = sample_person(rng), sample_pose(rng)
+    source = render(person, pose, 0.0, size)[0]
+    frames = []
+    for k in range(turn_frames):
+        truth, kp, _ = render(person, pose, 2 * np.pi * k / turn_frames, size)
+        frame = grid([[source, draw_skeleton(kp, size, size), reposer(source, kp), truth]],
+                     header=["input", "pose", "render", "truth"])
+        frames.append(Image.fromarray(frame).resize((frame.shape[1] * 2, frame.shape[0] * 2), Image.NEAREST))
+    gif = out / "turn.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=150, loop=0)
+    log.info("demo took %.1f s with %s", time.perf_counter() - started, checkpoint.name)
+    return sheet, gif
