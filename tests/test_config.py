@@ -37,3 +37,10 @@ def test_yaml_file_and_json_round_trip(tmp_path):
         load_config(tmp_path / "bad.yaml")
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config("no-such-preset")
+
+
+def test_retired_fields_of_old_checkpoints_are_ignored():
+    cfg = load_config("tiny")
+    tree = json.loads(cfg.to_json())
+    tree["train"]["num_workers"] = 2  # written by poseshift 0.1.0 before the field was retired
+    assert config_from_json(json.dumps(tree)) == cfg

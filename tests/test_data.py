@@ -57,3 +57,21 @@ def test_flip_batch_mirrors_selected_samples_and_swaps_sides():
     assert torch.equal(out[0], images[0].flip(-1)) and torch.equal(out[1], images[1])
     assert torch.equal(kp_out[0, 7], torch.tensor([3.0, 1.0])) and torch.isnan(kp_out[0, 4]).all()
     assert torch.equal(kp_out[1, 4], torch.tensor([0.0, 1.0]))
+
+
+def test_published_benchmarks_load_in_any_frame(shared_data):
+    """DeepFashion (256x256) and Market-1501 (64 wide x 128 high) as the literature ships them."""
+    from poseshift.pose.keypoints_io import read_annotations_csv
+
+    for name, size in (("deepfashion-mini", 64), ("market-mini", 128)):
+        root = shared_data / name
+        rows = read_annotations_csv(root / "annotations.csv")
+        empty = sum(bool(np.isnan(kp).all()) for kp in rows.values())
+        ds = PoseImageFolder(root, size, split=None)
+        assert len(ds) + ds.skipped_no_joints + ds.skipped_no_image == len(rows)
+        assert ds.skipped_no_joints == empty
+        assert np.nanmax(ds.poses) < size and np.nanmin(ds.poses) > -1
+    # Market frames are letterboxed: every keypoint lands in the central 64-px-wide band.
+    xs = ds.poses[..., 0]
+    assert np.nanmin(xs) >= 31.5 and np.nanmax(xs) <= 96.5
+    assert ds[0]["image"][:, :, :30].min() == 1.0  # the white bars

@@ -105,3 +105,17 @@ def test_supervised_baseline_trains_g_on_ground_truth_pairs(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert rows[-1]["loss_identity"] < first["loss_identity"]  # the L1 to the ground truth falls
     assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.nets.D.parameters()))
+
+
+def test_phi_warmup_trains_phi_alone_first(tmp_path):
+    data = figures(tmp_path)
+    trainer = Trainer(micro_config("train.phi_warmup_steps=5"), data, tmp_path / "run", progress=False)
+    g0 = [p.clone() for p in trainer.nets.G.parameters()]
+    phi0 = [p.clone() for p in trainer.nets.Phi.parameters()]
+    trainer.train(max_steps=5)
+    assert all(torch.equal(a, b) for a, b in zip(g0, trainer.nets.G.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(phi0, trainer.nets.Phi.parameters()))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "loss_Phi" in rows[0] and "loss_G" not in rows[0]
+    trainer.train(max_steps=10)  # then the full objective
+    assert not all(torch.equal(a, b) for a, b in zip(g0, trainer.nets.G.parameters()))

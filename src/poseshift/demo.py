@@ -21,10 +21,10 @@ from poseshift.config import load_config
 from poseshift.data import PoseImageFolder
 from poseshift.figures import write_figures
 from poseshift.images import to_uint8, write_image
-from poseshift.synth import person_seed_rng, render, sample_person, sample_pose
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.sheets import grid
+from poseshift.synth import person_seed_rng, render, sample_person, sample_pose
 from poseshift.train import Trainer
 from poseshift.transfer import Reposer
 

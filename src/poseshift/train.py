@@ -127,6 +127,7 @@ class Trainer:
         else:
             self.run.mkdir(parents=True, exist_ok=True)
             (self.run / "config.json").write_text(cfg.to_json() + "\n")
+            self._truncate_log(0)  # lines of an earlier attempt that died before its first checkpoint
         self._fixed = self._fixed_samples()
 
     # ------------------------------------------------------------------ state
@@ -214,6 +215,17 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * f
         return f
 
+    def phi_step(self, batch: Batch) -> dict[str, float]:
+        """Phi alone on real images (train.phi_warmup_steps): lambda_P L_Phi(I, p_o)."""
+        self._set_lr()
+        with self._autocast():
+            loss_phi = pose_regressor_loss(self.nets, batch, self.cfg.loss)
+        self.opt["Phi"].zero_grad(set_to_none=True)
+        (self.cfg.loss.lambda_pose * loss_phi).backward()
+        self.opt["Phi"].step()
+        self.step_count += 1
+        return {"loss_Phi": float(loss_phi.detach())}
+
     def train_step(self, batch: Batch) -> dict[str, float]:
         nets, lc = self.nets, self.cfg.loss
         self._set_lr()
@@ -279,33 +291,35 @@ class Trainer:
         start = time.perf_counter()
         bar = tqdm(total=end, initial=self.step_count, disable=not self.progress, unit="step",
                    dynamic_ncols=True, desc="train")
-        window, seen, count, last = time.perf_counter(), 0, 0, {}
+        window, seen, last = time.perf_counter(), 0, {}
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
         try:
             while self.step_count < end:
                 batch = self.next_batch()
-                losses = self.train_step(batch)
+                warmup = self.step_count < t.phi_warmup_steps and t.mode == "unsupervised"
+                losses = self.phi_step(batch) if warmup else self.train_step(batch)
                 if not all(math.isfinite(v) for v in losses.values()):
                     raise TrainError(f"step {self.step_count}: a loss is not finite {losses}; "
                                      f"the last good checkpoint is {self.ckpt_path}")
                 seen += batch.real.shape[0]
-                count += 1
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 bar.update(1)
                 if time_limit is not None and time.perf_counter() - start > time_limit:
                     end = self.step_count  # stop here, logging, sampling and saving as at the end
                 if self.step_count % t.log_every == 0 or self.step_count == end:
                     elapsed = time.perf_counter() - window
-                    last = {k: v / count for k, v in sums.items()}
+                    last = {k: v / counts[k] for k, v in sums.items()}
                     rate = seen / max(elapsed, 1e-9)
                     self._log({"step": self.step_count, "epoch": round(self.step_count / self.steps_per_epoch, 4),
                                **{k: round(v, 6) for k, v in last.items()},
                                "lr_g": self.opt["G"].param_groups[0]["lr"], "images_per_s": round(rate, 2)})
-                    bar.set_postfix(G=f"{last['loss_G']:.3f}", D=f"{last['loss_D']:.3f}",
-                                    pose=f"{last['loss_pose']:.4f}", Phi=f"{last['loss_Phi']:.4f}",
-                                    ips=f"{rate:.1f}")
-                    window, seen, count, sums = time.perf_counter(), 0, 0, {}
+                    short = {"loss_G": "G", "loss_D": "D", "loss_pose": "pose", "loss_Phi": "Phi"}
+                    shown = {s: f"{last[k]:.4g}" for k, s in short.items() if k in last}
+                    bar.set_postfix(shown | {"ips": f"{rate:.1f}"})
+                    window, seen, sums, counts = time.perf_counter(), 0, {}, {}
                 if self.step_count % t.sample_every == 0 or self.step_count == end:
                     self.write_samples()
                 if self.step_count % t.checkpoint_every == 0 or self.step_count == end:
