@@ -11,6 +11,7 @@ file is not shipped), which changes no timing. A training step is the real
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -67,6 +68,16 @@ def bench(size: int, dtype: str, device: str, batch: int, steps: int, warmup: in
     return {"size": size, "dtype": dtype, "train_ips": train_ips, "infer_ms": infer_ms, "gpu_gib": mem}
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
@@ -76,7 +87,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     args = ap.parse_args()
-    name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
     print(f"# poseshift speed: device={args.device} ({name}), torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}, batch={args.batch}, paper networks")
     print(f"{'size':>5} {'dtype':>5} {'train img/s':>12} {'infer ms/img':>13} {'peak GiB':>9}")
@@ -84,8 +95,9 @@ def main() -> None:
         for size in args.sizes:
             for dtype in args.dtypes:
                 r = bench(size, dtype, args.device, args.batch, args.steps, args.warmup, Path(tmp))
-                print(f"{r['size']:>5} {r['dtype']:>5} {r['train_ips']:>12.2f} {r['infer_ms']:>13.1f} "
-                      f"{r['gpu_gib']:>9.2f}", flush=True)
+                mem = "-" if r["gpu_gib"] != r["gpu_gib"] else f"{r['gpu_gib']:.2f}"
+                print(f"{r['size']:>5} {r['dtype']:>5} {r['train_ips']:>12.2f} {r['infer_ms']:>13.1f} {mem:>9}",
+                      flush=True)
 
 
 if __name__ == "__main__":
