@@ -24,6 +24,14 @@ from poseshift import __version__
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, ImportError, KeyError)
 
 
+def _new_output(path: str, overwrite: bool) -> Path:
+    """An output file that must not replace the user's file unless asked."""
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from poseshift.config import apply_overrides, load_config
     from poseshift.train import build_trainer
@@ -42,9 +50,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from poseshift.images import write_image
     from poseshift.transfer import Reposer
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    out = _new_output(args.out, args.overwrite)
     reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
     write_image(out, reposer(args.image, args.pose))
     print(f"wrote {out}")
@@ -174,9 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from poseshift.checkpoint import export_generator
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    out = _new_output(args.out, args.overwrite)
     print(f"wrote {export_generator(args.checkpoint, out)} (generator only)")
     return 0
 
