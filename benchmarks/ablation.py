@@ -78,11 +78,11 @@ def judge_renders(judge, folder: Path, pairs, ann) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/ablation")
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--people", type=int, default=2000)
     ap.add_argument("--poses-per-person", type=int, default=4)
     ap.add_argument("--pairs", type=int, default=120, help="test pairs evaluated (test-split people only)")
-    ap.add_argument("--judge-steps", type=int, default=1500)
+    ap.add_argument("--judge-steps", type=int, default=2000)
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--no-kid", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="train the rows' models and stop")

@@ -1,8 +1,10 @@
+import pytest
 import torch
 
 from poseshift.config import load_config
 from poseshift.nets import build_discriminator, build_generator, build_pose_regressor
 from poseshift.nets.patchgan import PatchDiscriminator, patch_output_size
+from poseshift.nets.resnet import Generator
 from tests.helpers import micro_config
 
 
@@ -31,3 +33,17 @@ def test_paper_generator_has_nine_blocks_and_cyclegan_width():
     assert len(blocks) == 9
     first = g.trunk.net[1]
     assert first.in_channels == 21 and first.out_channels == 64 and first.kernel_size == (7, 7)
+
+
+def test_resize_upsampling_makes_no_checkerboard_where_transposed_convolutions_do():
+    # An image constant along x (a vertical ramp) must stay constant along x away from the
+    # borders; stride-2 transposed convolutions break that, resize + conv cannot.
+    torch.manual_seed(0)
+    ramp = torch.linspace(-1, 1, 64)[None, None, :, None].expand(1, 3, 64, 64)
+    rows = {}
+    for up in ("deconv", "resize"):
+        out = Generator(18, 8, 1, "instance", up).eval()(ramp, torch.zeros(1, 18, 64, 64))[0, :, 16:48, 20:44]
+        rows[up] = (out[:, :, 1:] - out[:, :, :-1]).abs().mean().item()
+    assert rows["resize"] < 1e-6 < 0.05 < rows["deconv"]
+    with pytest.raises(ValueError, match="upsample"):
+        Generator(18, 8, 1, "instance", "bilinear")

@@ -37,6 +37,10 @@ class ModelConfig:
     # G: CycleGAN's ResNet generator (Johnson et al.), section 4.2.
     g_channels: int = 64
     g_blocks: int = 9  # 9 residual blocks at 256, 6 below (CycleGAN's choice)
+    # G's two x2 upsamplings: "deconv" = CycleGAN's transposed convolutions (section 4.2 as
+    # written); "resize" = nearest resize + 3x3 conv, which cannot make the checkerboard that
+    # short runs leave in flat backgrounds, where SSIM punishes it most.
+    g_upsample: str = "deconv"
     # D: the 70x70 PatchGAN (30x30 output at 256; the paper quotes 26x26).
     d_channels: int = 64
     d_layers: int = 3
@@ -56,7 +60,7 @@ class LossConfig:
     lambda_id: float = 0.3  # lambda_Id, eq. (8), section 5
     # lambda in eq. (7) (style weight) is not given by the paper. The patch-style
     # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
-    # smaller than the content term; the default is measured in docs/lambda_style.md.
+    # smaller than the content term; the default is measured in the README ("λ (style weight)").
     lambda_style: float = 1000.0
     # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing L_Id by
     # L1(I_po, I^_po).
@@ -129,6 +133,7 @@ _CHOICES = {
     ("loss", "identity"): ("content_style", "l1"),
     ("loss", "pose_reduction"): ("mean", "sum"),
     ("model", "norm"): ("instance", "batch"),
+    ("model", "g_upsample"): ("deconv", "resize"),
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "mode"): ("unsupervised", "supervised"),

@@ -13,7 +13,7 @@ from poseshift.nets.resnet import Generator, PoseRegressor
 
 def build_generator(cfg: Config) -> Generator:
     m = cfg.model
-    return Generator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm)
+    return Generator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:

@@ -37,8 +37,10 @@ class ResnetTrunk(nn.Module):
     """[B, in_ch, H, W] -> [B, out_ch, H, W]; H and W must be multiples of 4."""
 
     def __init__(self, in_ch: int, out_ch: int, channels: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", tanh: bool = True):
+                 norm: str = "instance", tanh: bool = True, upsample: str = "deconv"):
         super().__init__()
+        if upsample not in ("deconv", "resize"):
+            raise ValueError(f"upsample must be 'deconv' or 'resize', got {upsample!r}")
         bias = norm == "instance"  # CycleGAN: conv bias only where the norm has no affine shift
         c = channels
         layers: list[nn.Module] = [
@@ -48,10 +50,14 @@ class ResnetTrunk(nn.Module):
             layers += [nn.Conv2d(c * mult, c * mult * 2, 3, stride=2, padding=1, bias=bias),
                        norm_layer(norm, c * mult * 2), nn.ReLU(True)]
         layers += [ResnetBlock(c * 4, norm) for _ in range(n_blocks)]
-        for mult in (4, 2):  # two stride-2 upsamplings
-            layers += [nn.ConvTranspose2d(c * mult, c * mult // 2, 3, stride=2, padding=1,
-                                          output_padding=1, bias=bias),
-                       norm_layer(norm, c * mult // 2), nn.ReLU(True)]
+        for mult in (4, 2):  # two x2 upsamplings
+            if upsample == "deconv":  # CycleGAN's transposed convolution
+                layers.append(nn.ConvTranspose2d(c * mult, c * mult // 2, 3, stride=2, padding=1,
+                                                 output_padding=1, bias=bias))
+            else:  # nearest-neighbour resize then a 3x3 convolution: no checkerboard (Odena et al. 2016)
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                           nn.Conv2d(c * mult, c * mult // 2, 3, bias=bias)]
+            layers += [norm_layer(norm, c * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, out_ch, 7)]
         if tanh:
             layers.append(nn.Tanh())
@@ -67,9 +73,10 @@ class ResnetTrunk(nn.Module):
 class Generator(nn.Module):
     """G(I | p): image [B,3,H,W] in [-1,1] and target belief maps [B,18,H,W] -> [B,3,H,W] in [-1,1]."""
 
-    def __init__(self, num_joints: int = 18, channels: int = 64, n_blocks: int = 9, norm: str = "instance"):
+    def __init__(self, num_joints: int = 18, channels: int = 64, n_blocks: int = 9, norm: str = "instance",
+                 upsample: str = "deconv"):
         super().__init__()
-        self.trunk = ResnetTrunk(3 + num_joints, 3, channels, n_blocks, norm, tanh=True)
+        self.trunk = ResnetTrunk(3 + num_joints, 3, channels, n_blocks, norm, tanh=True, upsample=upsample)
 
     def forward(self, image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         assert image.shape[0] == maps.shape[0] and image.shape[2:] == maps.shape[2:], \
