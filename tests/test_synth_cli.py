@@ -62,5 +62,5 @@ def test_pose_judge_reads_between_pixels():
     kp = torch.full((1, 18, 2), float("nan"))
     kp[0, 2] = torch.tensor([12.4, 7.7])
     found = keypoints_from_maps(belief_maps(kp, 32, 32, 2.0))[0, 2]
-    # arg-max alone lands on (12, 8), 0.5 px away; the 3x3 centroid moves towards the truth
+    # arg-max alone lands on (12, 8), 0.5 px away; the parabola's vertex moves towards the truth
     assert np.linalg.norm(found - kp[0, 2].numpy()) < 0.5 * np.linalg.norm(np.array([12.0, 8.0]) - kp[0, 2].numpy())
