@@ -6,7 +6,7 @@
 Rows, all trained for the same number of steps with the same batch on the same data
 (`poseshift synth`, 64x64, the `synthetic` preset):
   full         the paper's objective, eq. (8)
-  l1_identity  L_Id replaced by L1(I_po, I^_po) (figure 5)
+  l1_identity  L_Id replaced by lambda_l1 x L1(I_po, I^_po) (figure 5; lambda_l1 = 10, CycleGAN's)
   no_style     lambda (patch-style weight, eq. 7) = 0
   no_pose      lambda_P = 0 (no conditional pose loss, eq. 3; Phi then learns nothing either)
   supervised   the same G trained on ground-truth pairs with L1 + lambda_Id x content

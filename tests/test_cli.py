@@ -29,6 +29,9 @@ def test_evaluate_renders_pairs_from_a_checkpoint_and_the_copy_baseline(tmp_path
                  "--split", "test", "--out", str(copy), "--metrics", "ssim", "--quiet"]) == 0
     got = json.loads(copy.read_text())
     assert got["n"] == 2 and 0 < got["metrics"]["ssim"]["value"] < 1
+    # The report says where the pairs came from and which ones were scored.
+    assert got["pairs_csv"] == f"{data / 'pairs.csv'} (split test)"
+    assert len(got["pair_list"]) == 2 and all(len(p) == 2 for p in got["pair_list"])
 
 
 def test_evaluate_refuses_ambiguous_sources_in_one_line(tmp_path, capsys):

@@ -6,7 +6,7 @@ import torch
 from poseshift.config import LossConfig
 from poseshift.figures import sample_pose
 from poseshift.nets import build_networks
-from poseshift.objective import Batch, discriminator_loss, generator_terms, pose_regressor_loss
+from poseshift.objective import Batch, discriminator_loss, generator_terms, pose_regressor_loss, render_cycle
 from poseshift.pose.heatmaps import belief_maps, visible
 from tests.helpers import micro_config
 
@@ -46,3 +46,31 @@ def test_l1_identity_switch_and_critic_losses():
     assert any(p.grad is not None for p in nets.D.parameters())
     total = LossConfig().lambda_pose * (terms["pose_f"] + terms["pose_o"])
     assert terms["total"] > total  # the full objective adds the adversarial and identity terms
+    # The L1 row's identity term is weighted by lambda_l1, not by lambda_Id (sized for features).
+    for lam in (1.0, 10.0):
+        torch.manual_seed(0)
+        t, _, _ = generator_terms(nets, batch, LossConfig(identity="l1", lambda_l1=lam, lambda_id=123.0))
+        rest = t["adv_f"] + t["adv_o"] + LossConfig().lambda_pose * (t["pose_f"] + t["pose_o"])
+        assert torch.allclose(t["total"], rest + lam * t["identity"], rtol=1e-5)
+    # lambda_adv scales the two adversarial terms and nothing else (1 in eq. (8)).
+    for lam in (0.0, 0.3):
+        torch.manual_seed(0)
+        t, _, _ = generator_terms(nets, batch, LossConfig(lambda_adv=lam))
+        rest = LossConfig().lambda_pose * (t["pose_f"] + t["pose_o"]) + LossConfig().lambda_id * t["identity"]
+        assert torch.allclose(t["total"], rest + lam * (t["adv_f"] + t["adv_o"]), rtol=1e-5)
+
+
+@torch.no_grad()
+def test_cycle_noise_perturbs_only_the_second_pass():
+    nets = build_networks(micro_config())
+    batch = _batch()
+    fake0, rec0 = render_cycle(nets, batch)
+    fake1, rec1 = render_cycle(nets, batch, noise_std=0.0)
+    assert torch.equal(fake0, fake1) and torch.equal(rec0, rec1)  # 0 = the paper's cycle
+    torch.manual_seed(1)
+    fake2, rec2 = render_cycle(nets, batch, noise_std=0.5)
+    assert torch.equal(fake0, fake2)  # I_pf itself is untouched
+    gap = (rec2 - rec0).abs().mean()
+    torch.manual_seed(2)
+    _, rec3 = render_cycle(nets, batch, noise_std=0.05)
+    assert gap > (rec3 - rec0).abs().mean() > 0  # more noise, farther from the clean cycle

@@ -142,7 +142,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate_pairs(pairs, args.data, generated, out, metrics=wanted,
                                 sheet_png=args.sheet or out.with_suffix(".png"), peers=peers or None,
                                 progress=not args.quiet, detector=detector, device=args.device or "auto",
-                                lpips_weights=args.lpips_weights, is_weights=args.is_weights)
+                                lpips_weights=args.lpips_weights, is_weights=args.is_weights,
+                                pairs_source=f"{args.pairs}" + (f" (split {args.split})" if args.split else ""))
     finally:
         if detector is not None:
             detector.close()

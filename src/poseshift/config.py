@@ -57,6 +57,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class LossConfig:
     lambda_pose: float = 700.0  # lambda_P, eq. (8), section 5
+    # Weight of the two adversarial terms L_I in eq. (8): 1 in the paper.
+    lambda_adv: float = 1.0
     lambda_id: float = 0.3  # lambda_Id, eq. (8), section 5
     # lambda in eq. (7) (style weight) is not given by the paper. The patch-style
     # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
@@ -65,6 +67,17 @@ class LossConfig:
     # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing L_Id by
     # L1(I_po, I^_po).
     identity: str = "content_style"
+    # Weight of that L1 term in eq. (8) when identity = "l1". The paper gives none.
+    # lambda_Id = 0.3 is sized for feature distances (the content term is ~15 with the
+    # synthetic preset's Psi); pixel L1 on [-1, 1] images is ~0.2, so 0.3 x L1 = 0.06 was
+    # 30x below lambda_P x L_P: the ablation row trained with no identity term to speak of.
+    # 10 is CycleGAN's weight for the same L1 cycle term (Zhu et al. 2017, eq. 3 / lambda).
+    lambda_l1: float = 10.0
+    # Std of Gaussian noise added to I_pf before G's second pass (eq. 7's cycle), on the
+    # [-1, 1] scale. 0 in the paper. CycleGANs hide the source in low-amplitude patterns of
+    # the intermediate image (Chu et al. 2017); noise there makes that channel useless
+    # (Bashkirova et al. 2019, "Adversarial self-defense for cycle-consistent GANs").
+    cycle_noise_std: float = 0.0
     # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
     # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
     pose_reduction: str = "mean"

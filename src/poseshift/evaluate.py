@@ -101,6 +101,7 @@ def evaluate_pairs(
     inception_path: str | Path | None = None,
     batch_size: int = 16,
     limit: int | None = None,
+    pairs_source: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``generated_dir`` on the pairs of ``pairs_csv``; write and return the report.
 
@@ -108,7 +109,8 @@ def evaluate_pairs(
     ``DEFAULT_METRICS``; those that cannot run here are reported as skipped). ``detector``: a
     callable ``image uint8 [H, W, 3] -> [18, 2]`` for ``pckh``. ``peers``: folders of other
     systems' outputs (``{label: dir}`` or a list of dirs) shown as extra sheet columns.
-    ``limit``: evaluate only the first ``limit`` pairs of the CSV.
+    ``limit``: evaluate only the first ``limit`` pairs of the CSV. ``pairs_source``: where a
+    list of pairs came from, recorded in the report (the list itself is recorded too).
     """
     t0 = time.time()
     data_dir = Path(data_dir)
@@ -189,7 +191,7 @@ def evaluate_pairs(
         values = metric.result()
         entries[name] = {**values, "n": metric.n, "settings": metric.settings}
     report: dict[str, Any] = {
-        "pairs_csv": str(pairs_csv),
+        "pairs_csv": str(pairs_csv) if isinstance(pairs_csv, (str, Path)) else pairs_source,
         "data_dir": str(data_dir),
         "generated_dir": str(generated_dir),
         "pairs": len(pairs),
@@ -201,6 +203,8 @@ def evaluate_pairs(
         "device": opts.device,
         "metrics": {m: entries[m] for m in names},
     }
+    if not isinstance(pairs_csv, (str, Path)):
+        report["pair_list"] = [list(p) for p in pairs]
     if sheet_png is not None and sheet_rows:
         make_sheet(sheet_png, sheet_rows, peers)
         report["sheet"] = str(sheet_png)

@@ -37,9 +37,12 @@ class Batch:
     target: torch.Tensor | None = None  # ground truth I_pf, supervised baseline only
 
 
-def render_cycle(nets: Networks, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     fake = nets.G(batch.real, batch.maps_f)  # I_pf = G(I_po | p_f)
-    recovered = nets.G(fake, batch.maps_o)  # I^_po = G(I_pf | p_o)
+    # loss.cycle_noise_std (not in the paper): Gaussian noise on I_pf before the second
+    # pass, so that G cannot hide I_po in faint patterns of I_pf (Bashkirova et al. 2019).
+    second = fake + noise_std * torch.randn_like(fake) if noise_std > 0 else fake
+    recovered = nets.G(second, batch.maps_o)  # I^_po = G(I_pf | p_o)
     return fake, recovered
 
 
@@ -47,7 +50,7 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """The terms of eq. (8) that reach G, unweighted, plus ``total`` (weighted) for G's step.
     Returns (terms, I_pf, I^_po)."""
-    fake, recovered = render_cycle(nets, batch)
+    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std)
     t: dict[str, torch.Tensor] = {
         "adv_f": lsgan_g_loss(nets.D(fake)),
         "adv_o": lsgan_g_loss(nets.D(recovered)),
@@ -60,10 +63,12 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
         t["style"] = patch_style_loss(feat_real, nets.Psi(fake), batch.maps_o, batch.maps_f,
                                       batch.vis_o, batch.vis_f)
         t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style)
-    else:  # figure 5: L_Id replaced by L1
+        weight = cfg.lambda_id
+    else:  # figure 5: L_Id replaced by L1, weighted by lambda_l1 (see LossConfig)
         t["identity"] = l1_identity_loss(batch.real, recovered)
-    t["total"] = (t["adv_f"] + t["adv_o"] + cfg.lambda_pose * (t["pose_f"] + t["pose_o"])
-                  + cfg.lambda_id * t["identity"])
+        weight = cfg.lambda_l1
+    t["total"] = (cfg.lambda_adv * (t["adv_f"] + t["adv_o"]) + cfg.lambda_pose * (t["pose_f"] + t["pose_o"])
+                  + weight * t["identity"])
     return t, fake, recovered
 
 
