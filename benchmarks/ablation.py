@@ -1,6 +1,6 @@
 """The paper's ablations with ground truth, on synthetic people (one command).
 
-    python benchmarks/ablation.py --out runs/ablation            # ~1.5 h on a 2-core CPU
+    python benchmarks/ablation.py --out runs/ablation            # ~2 h on a 2-core CPU
     python benchmarks/ablation.py --out runs/ablation --steps 300 --pairs 40 --no-kid   # smoke
 
 Rows, all trained for the same number of steps with the same batch on the same data

@@ -121,7 +121,8 @@ def evaluate_pairs(
     for m in names:
         if not is_valid_metric(m):
             raise ValueError(f"unknown metric {m!r}; known: {', '.join(list_metrics())}")
-    pairs = list(pairs_csv) if isinstance(pairs_csv, (list, tuple)) else read_pairs(pairs_csv)
+    from_csv = isinstance(pairs_csv, (str, Path))
+    pairs = read_pairs(pairs_csv) if from_csv else list(pairs_csv)
     if limit is not None:
         pairs = pairs[:limit]
     ann_path = data_dir / "annotations.csv"
@@ -191,7 +192,7 @@ def evaluate_pairs(
         values = metric.result()
         entries[name] = {**values, "n": metric.n, "settings": metric.settings}
     report: dict[str, Any] = {
-        "pairs_csv": str(pairs_csv) if isinstance(pairs_csv, (str, Path)) else pairs_source,
+        "pairs_csv": str(pairs_csv) if from_csv else pairs_source,
         "data_dir": str(data_dir),
         "generated_dir": str(generated_dir),
         "pairs": len(pairs),
@@ -203,7 +204,7 @@ def evaluate_pairs(
         "device": opts.device,
         "metrics": {m: entries[m] for m in names},
     }
-    if not isinstance(pairs_csv, (str, Path)):
+    if not from_csv:
         report["pair_list"] = [list(p) for p in pairs]
     if sheet_png is not None and sheet_rows:
         make_sheet(sheet_png, sheet_rows, peers)
