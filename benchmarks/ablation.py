@@ -35,6 +35,7 @@ from poseshift.config import load_config
 from poseshift.data import read_split
 from poseshift.evaluate import evaluate_pairs, read_pairs
 from poseshift.images import read_image, resolve_by_stem, to_tensor
+from poseshift.metrics.ssim import ssim_patn
 from poseshift.pose.keypoints_io import read_annotations_csv
 from poseshift.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge
 from poseshift.synth import write_dataset
@@ -64,18 +65,50 @@ def train_row(name: str, data: Path, out: Path, steps: int) -> Path:
 
 
 @torch.no_grad()
-def judge_renders(judge, folder: Path, pairs, ann) -> float:
-    errors, counts = [], []
-    for src, tgt in pairs:
+def judge_pairs(judge, folder: Path, pairs, ann) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: the judge's mean joint error on the render (px) and how many joints it
+    scored (0 where the render is missing or the target has no joint)."""
+    errors, counts = np.zeros(len(pairs)), np.zeros(len(pairs))
+    for i, (src, tgt) in enumerate(pairs):
         path = resolve_by_stem(folder, f"{Path(src).stem}___{Path(tgt).stem}")
         if path is None:
             continue
         maps = judge(to_tensor(read_image(path))[None])
-        err, n = pose_error(keypoints_from_maps(maps)[0], ann[tgt])
-        if n:
-            errors.append(err * n)
-            counts.append(n)
-    return float(np.sum(errors) / max(1, np.sum(counts)))
+        errors[i], counts[i] = pose_error(keypoints_from_maps(maps)[0], ann[tgt])
+    return errors, counts
+
+
+def judge_renders(judge, folder: Path, pairs, ann) -> float:
+    """Mean error over all scored joints of all pairs."""
+    errors, counts = judge_pairs(judge, folder, pairs, ann)
+    return float((errors * counts).sum() / max(1.0, counts.sum()))
+
+
+def pair_ssim(folder: Path, data: Path, pairs) -> np.ndarray:
+    """Per pair SSIM (PATN protocol) of the render against the ground truth."""
+    values = np.full(len(pairs), np.nan)
+    for i, (src, tgt) in enumerate(pairs):
+        path = resolve_by_stem(folder, f"{Path(src).stem}___{Path(tgt).stem}")
+        if path is not None:
+            values[i] = ssim_patn(read_image(resolve_by_stem(data / "images", Path(tgt).stem)), read_image(path))
+    return values
+
+
+def paired_bootstrap(a: dict[str, np.ndarray], b: dict[str, np.ndarray], resamples: int = 2000,
+                     seed: int = 0) -> dict[str, list[float]]:
+    """95% intervals of (row a - row b) over the same resampled pairs: ``ssim`` (mean of per-pair
+    values) and ``pose_error_px`` (joint-weighted as in the table)."""
+    rng = np.random.default_rng(seed)
+    n = len(a["ssim"])
+    idx = rng.integers(0, n, size=(resamples, n))
+    ssim = np.nanmean(a["ssim"][idx], axis=1) - np.nanmean(b["ssim"][idx], axis=1)
+
+    def pose(row):
+        return (row["err"][idx] * row["n"][idx]).sum(1) / np.maximum(row["n"][idx].sum(1), 1.0)
+
+    diff = pose(a) - pose(b)
+    return {"ssim": [float(np.percentile(ssim, 2.5)), float(np.percentile(ssim, 97.5))],
+            "pose_error_px": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
 
 
 def foreground(image: np.ndarray, threshold: float = 40.0) -> np.ndarray:
@@ -134,7 +167,7 @@ def main() -> None:
     pairs = [pairs[i] for i in sorted(np.random.default_rng(0).permutation(len(pairs))[: args.pairs])]
     ann = read_annotations_csv(data / "annotations.csv")
     metrics = ["ssim", "mask_ssim"] + ([] if args.no_kid else ["kid"])
-    results = {}
+    results, per_pair = {}, {}
     for name in [*args.rows, "copy"]:
         folder = out / "renders" / name
         if name == "copy":
@@ -144,15 +177,21 @@ def main() -> None:
         report = evaluate_pairs(pairs, data, folder, out / f"eval_{name}.json", metrics=metrics,
                                 sheet_png=out / f"sheet_{name}.png", progress=False)
         row = {m: report["metrics"][m].get("value") for m in metrics}
-        row["pose_error_px"] = judge_renders(judge, folder, pairs, ann)
+        err, n = judge_pairs(judge, folder, pairs, ann)
+        per_pair[name] = {"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n}
+        row["pose_error_px"] = float((err * n).sum() / max(1.0, n.sum()))
         row["silhouette_shift"] = silhouette_shift(folder, data, pairs)
         row["n"] = report["n"]
         results[name] = row
         print(name, json.dumps(row), flush=True)
     gt_error = judge_renders_gt(judge, data, pairs, ann)
+    # Is a row's difference from the full method more than the choice of test pairs?
+    full_minus = {name: paired_bootstrap(per_pair["full"], per_pair[name])
+                  for name in per_pair if name != "full"} if "full" in per_pair else {}
     summary = {"steps": args.steps, "batch": load_config("synthetic").train.batch_size, "pairs": len(pairs),
                "judge_error_on_ground_truth_px": gt_error, "machine": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": results}
+               "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": results,
+               "full_minus_row_95pct": full_minus}
     (out / "ablation.json").write_text(json.dumps(summary, indent=2) + "\n")
     kid_head = " KID |" if "kid" in metrics else ""
     print(f"\n| row | ssim | mask_ssim | pose error (px @64) | silhouette shift |{kid_head}")
@@ -162,6 +201,9 @@ def main() -> None:
         print(f"| {name} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['pose_error_px']:.2f} "
               f"| {r['silhouette_shift']:+.3f} |{kid}")
     print(f"\npose judge on the ground-truth images themselves: {gt_error:.2f} px; n = {len(pairs)} pairs")
+    for name, ci in full_minus.items():
+        print(f"full - {name}, paired bootstrap 95%: ssim [{ci['ssim'][0]:+.4f}, {ci['ssim'][1]:+.4f}], "
+              f"pose error [{ci['pose_error_px'][0]:+.2f}, {ci['pose_error_px'][1]:+.2f}] px")
 
 
 def judge_renders_gt(judge, data: Path, pairs, ann) -> float:

@@ -1,6 +1,7 @@
 """Checkpoints: tensors in safetensors, everything else as JSON; never a pickle.
 
-``RUN/checkpoints/last.safetensors`` holds the networks (``G.*``, ``D.*``, ``Phi.*``),
+``RUN/checkpoints/last.safetensors`` holds the networks (``G.*``, ``D.*``, ``Phi.*``, and
+``G_ema.*`` when training averages G),
 the optimisers' moment tensors (``opt.<name>.<param index>.<key>``), the image buffer
 and the random generators' states; its metadata holds the config and the training
 state as JSON strings. ``last.json`` beside it repeats that JSON for people to read.
@@ -133,12 +134,25 @@ class Checkpoint:
         return self.tensors.get(key)
 
 
-def export_generator(src: str | Path, dst: str | Path) -> Path:
-    """Keep only G's weights and the config: what inference (``Reposer``) needs."""
+def inference_prefix(ckpt: Checkpoint) -> str:
+    """``G_ema`` (the averaged generator, train.g_ema_decay > 0) where the checkpoint holds
+    one, else ``G``: the weights inference and export use."""
+    return "G_ema" if ckpt.module_state("G_ema") else "G"
+
+
+def load_inference_generator(path: str | Path) -> tuple[torch.nn.Module, Checkpoint]:
+    """The generator that inference uses, built from the checkpoint's own config."""
     from poseshift.nets import build_generator
 
-    ckpt = Checkpoint(src, prefixes=("G",))
+    ckpt = Checkpoint(path, prefixes=("G", "G_ema"))
     generator = build_generator(ckpt.config)
-    ckpt.load_module("G", generator)
+    ckpt.load_module(inference_prefix(ckpt), generator)
+    return generator, ckpt
+
+
+def export_generator(src: str | Path, dst: str | Path) -> Path:
+    """Keep only the inference generator's weights (G_ema where present, saved as ``G``)
+    and the config: what inference (``Reposer``) needs."""
+    generator, ckpt = load_inference_generator(src)
     state = {"step": ckpt.state.get("step"), "exported_from": Path(src).name}
     return save_checkpoint(dst, ckpt.config, {"G": generator}, state=state)

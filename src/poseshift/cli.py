@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 
-    ex = sub.add_parser("export", help="write an inference-only checkpoint (G and the config)")
+    ex = sub.add_parser("export", help="write an inference-only checkpoint: G (its average G_ema where "
+                                       "the run kept one) and the config")
     ex.add_argument("--checkpoint", required=True)
     ex.add_argument("--out", required=True)
     ex.add_argument("--overwrite", action="store_true")

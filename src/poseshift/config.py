@@ -108,6 +108,12 @@ class TrainConfig:
     # input, which a short run never leaves. These first steps train Phi alone on real
     # images (L_Phi of eq. 8); 0 = the paper's schedule as written.
     phi_warmup_steps: int = 0
+    # Not in the paper: an exponential moving average of G's weights (Yazici et al. 2019,
+    # "The unusual effectiveness of averaging in GAN training"; StyleGAN's G_ema), kept
+    # beside G and used for inference, export and samples. The decay ramps up as
+    # min(decay, (1 + n) / (10 + n)) over the n G updates, so short runs do not average in
+    # their first steps. 0 = off, the paper as written.
+    g_ema_decay: float = 0.0
     # "unsupervised": the paper (eq. 8). "supervised": the baseline of the ablation study,
     # the same G trained on ground-truth pairs (pairs.csv) with L1 + lambda_Id x content.
     mode: str = "unsupervised"

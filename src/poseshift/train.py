@@ -5,12 +5,16 @@ Per step, on a batch of real images I_po with poses p_o and random target poses 
   2. Phi: minimise lambda_P L_Phi on the real images (Phi is trained on real images only).
   3. D_I: LSGAN on real images against renders drawn from the 50-image buffer.
 
+With ``train.g_ema_decay`` > 0 an average of G's weights (``G_ema``) follows each G step and
+is what samples, inference and export use (not in the paper; see TrainConfig).
+
 The run folder gets ``checkpoints/last.safetensors`` (+ ``last.json``), ``config.json``,
 ``samples/step_*.png`` and ``log.jsonl``. ``resume=True`` continues from the last
 checkpoint with the optimisers, the buffer, the schedule and the random generators.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -114,6 +118,9 @@ class Trainer:
             "Phi": torch.optim.Adam(self.nets.Phi.parameters(), lr=t.lr_phi, betas=betas),
         }
         self.base_lr = {"G": t.lr_g, "D": t.lr_d, "Phi": t.lr_phi}
+        # train.g_ema_decay: an averaged copy of G for inference (not in the paper).
+        self.G_ema = copy.deepcopy(self.nets.G).eval().requires_grad_(False) if t.g_ema_decay > 0 else None
+        self.ema_updates = 0
         self.rng = np.random.default_rng(t.seed)
         self.pool_gen = torch.Generator().manual_seed(t.seed)
         self.pool = ImagePool(t.pool_size, self.pool_gen)
@@ -137,6 +144,12 @@ class Trainer:
         for name, opt in self.opt.items():
             ckpt.load_optimizer(name, opt)
         st = ckpt.state
+        if self.G_ema is not None:
+            if ckpt.module_state("G_ema"):
+                ckpt.load_module("G_ema", self.G_ema)
+                self.ema_updates = int(st.get("ema_updates", 0))
+            else:  # a run started without averaging: the average starts here, from G
+                self.G_ema.load_state_dict(self.nets.G.state_dict())
         self.step_count = int(st["step"])
         self.pos = int(st["data_pos"])
         self.perm = ckpt.tensor("data.perm").numpy()
@@ -161,7 +174,11 @@ class Trainer:
             extra["pool.images"] = pool
         state = {"step": self.step_count, "epoch": self.step_count / self.steps_per_epoch,
                  "data_pos": self.pos, "numpy_rng": self.rng.bit_generator.state}
-        return save_checkpoint(self.ckpt_path, self.cfg, self.nets.trainable(), self.opt, extra, state)
+        modules = self.nets.trainable()
+        if self.G_ema is not None:
+            modules["G_ema"] = self.G_ema
+            state["ema_updates"] = self.ema_updates
+        return save_checkpoint(self.ckpt_path, self.cfg, modules, self.opt, extra, state)
 
     # ------------------------------------------------------------------ data
     def _items(self) -> int:
@@ -215,6 +232,22 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * f
         return f
 
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """G_ema <- d G_ema + (1 - d) G, with d = min(decay, (1 + n) / (10 + n))."""
+        if self.G_ema is None:
+            return
+        self.ema_updates += 1
+        n = self.ema_updates
+        d = min(self.cfg.train.g_ema_decay, (1 + n) / (10 + n))
+        for avg, cur in zip(self.G_ema.parameters(), self.nets.G.parameters()):
+            avg.lerp_(cur, 1.0 - d)
+        for avg, cur in zip(self.G_ema.buffers(), self.nets.G.buffers()):
+            avg.copy_(cur)
+
+    def inference_generator(self) -> torch.nn.Module:
+        return self.G_ema if self.G_ema is not None else self.nets.G
+
     def phi_step(self, batch: Batch) -> dict[str, float]:
         """Phi alone on real images (train.phi_warmup_steps): lambda_P L_Phi(I, p_o)."""
         self._set_lr()
@@ -237,6 +270,7 @@ class Trainer:
         self.opt["G"].zero_grad(set_to_none=True)
         terms["total"].backward()
         self.opt["G"].step()
+        self.update_ema()
         # 2. Phi on real images: lambda_P L_Phi(I, p_o).
         set_requires_grad(nets.Phi, True)
         with self._autocast():
@@ -263,9 +297,13 @@ class Trainer:
         """Sheet: input | target skeleton | render I_pf | render back I^_po, a row per sample."""
         images, kp_o, kp_f = self._fixed
         batch = self._make_batch(images, kp_o, kp_f)
+        G = self.inference_generator()
+        was_training = G.training
+        G.eval()
         with self._autocast():
-            fake = self.nets.G(batch.real, batch.maps_f)
-            back = self.nets.G(fake, batch.maps_o)
+            fake = G(batch.real, batch.maps_f)
+            back = G(fake, batch.maps_o)
+        G.train(was_training)
         rows = []
         for i in range(len(images)):
             rows.append([to_uint8(images[i]), draw_skeleton(kp_f[i].numpy(), self.size, self.size),
@@ -364,6 +402,7 @@ class SupervisedTrainer(Trainer):
         self.opt["G"].zero_grad(set_to_none=True)
         terms["total"].backward()
         self.opt["G"].step()
+        self.update_ema()
         self.step_count += 1
         out = {k: 0.0 for k in ("loss_D", "loss_adv", "loss_pose", "loss_style", "loss_Phi")}
         return {**out, "loss_G": float(terms["total"].detach()), "loss_content": float(terms["content"].detach()),

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poseshift.checkpoint import Checkpoint
+from poseshift.checkpoint import load_inference_generator
 from poseshift.config import Config
 from poseshift.frames import fit_to_frame
 from poseshift.images import read_image, to_tensor, to_uint8
-from poseshift.nets import build_generator
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
 from poseshift.train import select_device
@@ -42,9 +41,7 @@ class Reposer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Reposer:
-        ckpt = Checkpoint(path, prefixes=("G",))
-        generator = build_generator(ckpt.config)
-        ckpt.load_module("G", generator)
+        generator, ckpt = load_inference_generator(path)
         return cls(generator, ckpt.config, select_device(device))
 
     def prepare(self, image: ImageLike, pose: PoseLike) -> tuple[torch.Tensor, torch.Tensor]:
