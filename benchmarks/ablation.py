@@ -78,10 +78,13 @@ def judge_pairs(judge, folder: Path, pairs, ann) -> tuple[np.ndarray, np.ndarray
     return errors, counts
 
 
-def judge_renders(judge, folder: Path, pairs, ann) -> float:
-    """Mean error over all scored joints of all pairs."""
-    errors, counts = judge_pairs(judge, folder, pairs, ann)
+def mean_joint_error(errors: np.ndarray, counts: np.ndarray) -> float:
+    """Mean error over all scored joints of all pairs (the table's pose error)."""
     return float((errors * counts).sum() / max(1.0, counts.sum()))
+
+
+def judge_renders(judge, folder: Path, pairs, ann) -> float:
+    return mean_joint_error(*judge_pairs(judge, folder, pairs, ann))
 
 
 def pair_ssim(folder: Path, data: Path, pairs) -> np.ndarray:
@@ -179,7 +182,7 @@ def main() -> None:
         row = {m: report["metrics"][m].get("value") for m in metrics}
         err, n = judge_pairs(judge, folder, pairs, ann)
         per_pair[name] = {"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n}
-        row["pose_error_px"] = float((err * n).sum() / max(1.0, n.sum()))
+        row["pose_error_px"] = mean_joint_error(err, n)
         row["silhouette_shift"] = silhouette_shift(folder, data, pairs)
         row["n"] = report["n"]
         results[name] = row

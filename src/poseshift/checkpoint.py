@@ -134,19 +134,14 @@ class Checkpoint:
         return self.tensors.get(key)
 
 
-def inference_prefix(ckpt: Checkpoint) -> str:
-    """``G_ema`` (the averaged generator, train.g_ema_decay > 0) where the checkpoint holds
-    one, else ``G``: the weights inference and export use."""
-    return "G_ema" if ckpt.module_state("G_ema") else "G"
-
-
 def load_inference_generator(path: str | Path) -> tuple[torch.nn.Module, Checkpoint]:
-    """The generator that inference uses, built from the checkpoint's own config."""
+    """The generator that inference uses, built from the checkpoint's own config: ``G_ema``
+    (the averaged G, train.g_ema_decay > 0) where the checkpoint holds one, else ``G``."""
     from poseshift.nets import build_generator
 
     ckpt = Checkpoint(path, prefixes=("G", "G_ema"))
     generator = build_generator(ckpt.config)
-    ckpt.load_module(inference_prefix(ckpt), generator)
+    ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", generator)
     return generator, ckpt
 
 
