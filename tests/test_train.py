@@ -17,6 +17,31 @@ def test_lr_schedule_is_constant_then_linear_to_zero():
     assert lr_factor(999, 10, 300, 100) == 1.0
     assert lr_factor(2000, 10, 300, 100) == pytest.approx(0.5)
     assert lr_factor(3000, 10, 300, 100) == 0.0
+    # Fewer steps than epochs (train.schedule = "budget" over a short run): still the shape.
+    assert lr_factor(10, 30 / 300, 300, 100) == 1.0
+    assert lr_factor(20, 30 / 300, 300, 100) == pytest.approx(0.5)
+
+
+def test_budget_schedule_decays_to_zero_over_max_steps_and_epochs_does_not(tmp_path):
+    data = figures(tmp_path)
+    seen = {}
+    for schedule in ("epochs", "budget"):
+        cfg = micro_config(f"train.schedule={schedule}", "train.epochs=300", "train.decay_after=100",
+                           "train.phi_warmup_steps=0")
+        trainer = Trainer(cfg, data, tmp_path / schedule, progress=False)
+        lrs = []
+        step = trainer.train_step
+        # the rate each step used (set at the start of the step)
+        trainer.train_step = lambda batch: (step(batch), lrs.append(trainer.opt["G"].param_groups[0]["lr"]))[0]
+        trainer.train(max_steps=12)
+        seen[schedule] = lrs
+    lr_g = micro_config().train.lr_g
+    assert seen["epochs"] == [lr_g] * 12  # 12 steps are far inside epoch 100
+    budget = seen["budget"]
+    assert budget[:4] == [lr_g] * 4  # a third of the budget at the full rate
+    assert budget[8] == pytest.approx(lr_g * 0.5)  # two thirds in: halfway down
+    assert all(a > b for a, b in zip(budget[4:], budget[5:]))  # then linear down
+    assert budget[-1] == pytest.approx(lr_g * 0.125)  # step 11 of 12; step 12 would be 0
 
 
 def test_a_few_dozen_steps_lower_loss_phi_and_write_the_run(tmp_path):

@@ -93,6 +93,14 @@ class TrainConfig:
     beta2: float = 0.999
     epochs: int = 300
     decay_after: int = 100  # linear decay to zero after this epoch (section 5)
+    # Section 5's schedule: constant for `decay_after` of `epochs` epochs, then linear to
+    # zero. "epochs" = as written, in epochs of the data. "budget" = the same shape laid
+    # over the run's step budget (`max_steps` or `train --max-steps`): constant for the
+    # first decay_after/epochs of the steps (a third with 100/300), then linear to zero at
+    # the last step. The paper trains to the end of its schedule; a run cut off by
+    # max_steps under "epochs" never reaches the decay. A resumed "budget" run re-lays the
+    # schedule over the new budget.
+    schedule: str = "epochs"
     pool_size: int = 50  # image buffer of Shrivastava et al., as CycleGAN's pool
     flip: bool = True
     seed: int = 0
@@ -156,6 +164,7 @@ _CHOICES = {
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "mode"): ("unsupervised", "supervised"),
+    ("train", "schedule"): ("epochs", "budget"),
     ("data", "fit"): ("pad", "resize"),
 }
 

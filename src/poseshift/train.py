@@ -65,10 +65,10 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_factor(step: int, steps_per_epoch: int, epochs: int, decay_after: int) -> float:
+def lr_factor(step: int, steps_per_epoch: float, epochs: int, decay_after: int) -> float:
     """Section 5: constant for ``decay_after`` epochs, then linear decay to zero at ``epochs``.
-    A pure function of the step (the epoch is fractional)."""
-    epoch = step / max(1, steps_per_epoch)
+    A pure function of the step (the epoch is fractional, and so may be ``steps_per_epoch``)."""
+    epoch = step / max(1e-9, steps_per_epoch)
     if epoch < decay_after:
         return 1.0
     return max(0.0, 1.0 - (epoch - decay_after) / max(1e-9, epochs - decay_after))
@@ -107,6 +107,11 @@ class Trainer:
         self.batch_size = min(t.batch_size, self._items())
         self.steps_per_epoch = max(1, self._items() // self.batch_size)
         self.total_steps = t.epochs * self.steps_per_epoch
+        # Steps per epoch of the learning-rate schedule: the data's, or under
+        # train.schedule = "budget" the run's budget over `epochs` (set again by train()).
+        self.schedule_epoch_steps: float = float(self.steps_per_epoch)
+        if t.schedule == "budget" and t.max_steps:
+            self.schedule_epoch_steps = t.max_steps / t.epochs
 
         self.nets: Networks = build_networks(cfg, psi_pretrained).to(self.device)
         if t.channels_last:
@@ -226,7 +231,8 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def _set_lr(self) -> float:
-        f = lr_factor(self.step_count, self.steps_per_epoch, self.cfg.train.epochs, self.cfg.train.decay_after)
+        t = self.cfg.train
+        f = lr_factor(self.step_count, self.schedule_epoch_steps, t.epochs, t.decay_after)
         for name, opt in self.opt.items():
             for group in opt.param_groups:
                 group["lr"] = self.base_lr[name] * f
@@ -321,6 +327,8 @@ class Trainer:
         seconds have passed (checkpointing there); returns the last logged losses."""
         t = self.cfg.train
         end = max_steps or t.max_steps or self.total_steps
+        if t.schedule == "budget":
+            self.schedule_epoch_steps = end / t.epochs
         if self.step_count >= end:
             log.info("already at step %d >= %d; nothing to do", self.step_count, end)
             return {}
