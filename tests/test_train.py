@@ -22,6 +22,20 @@ def test_lr_schedule_is_constant_then_linear_to_zero():
     assert lr_factor(20, 30 / 300, 300, 100) == pytest.approx(0.5)
 
 
+def _rates_used(trainer, steps):
+    """G's learning rate at each step of a run (set at the start of the step)."""
+    lrs, step = [], trainer.train_step
+
+    def recording(batch):
+        out = step(batch)
+        lrs.append(trainer.opt["G"].param_groups[0]["lr"])
+        return out
+
+    trainer.train_step = recording
+    trainer.train(max_steps=steps)
+    return lrs
+
+
 def test_budget_schedule_decays_to_zero_over_max_steps_and_epochs_does_not(tmp_path):
     data = figures(tmp_path)
     seen = {}
@@ -29,12 +43,7 @@ def test_budget_schedule_decays_to_zero_over_max_steps_and_epochs_does_not(tmp_p
         cfg = micro_config(f"train.schedule={schedule}", "train.epochs=300", "train.decay_after=100",
                            "train.phi_warmup_steps=0")
         trainer = Trainer(cfg, data, tmp_path / schedule, progress=False)
-        lrs = []
-        step = trainer.train_step
-        # the rate each step used (set at the start of the step)
-        trainer.train_step = lambda batch: (step(batch), lrs.append(trainer.opt["G"].param_groups[0]["lr"]))[0]
-        trainer.train(max_steps=12)
-        seen[schedule] = lrs
+        seen[schedule] = _rates_used(trainer, steps=12)
     lr_g = micro_config().train.lr_g
     assert seen["epochs"] == [lr_g] * 12  # 12 steps are far inside epoch 100
     budget = seen["budget"]

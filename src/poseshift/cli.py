@@ -40,7 +40,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.device:
         overrides.append(f"train.device={args.device}")
     cfg = apply_overrides(load_config(args.config), overrides)
-    trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
+    trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
+                            init=args.init)
     trainer.train(max_steps=args.max_steps)
     print(f"checkpoint: {trainer.ckpt_path} (step {trainer.step_count})")
     return 0
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=None, help="stop at this global step")
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
+    t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
+                                                  "(its model settings are kept; ignored on --resume)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="shorthand for --set train.device=")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

@@ -161,7 +161,7 @@ _CHOICES = {
     ("loss", "pose_reduction"): ("mean", "sum"),
     ("model", "norm"): ("instance", "batch"),
     ("model", "g_upsample"): ("deconv", "resize"),
-    ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
+    ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0", "inception_fid"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "mode"): ("unsupervised", "supervised"),
     ("train", "schedule"): ("epochs", "budget"),

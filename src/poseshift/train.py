@@ -81,7 +81,7 @@ def set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
 
 class Trainer:
     def __init__(self, cfg: Config, data_dir: str | Path, run_dir: str | Path, resume: bool = False,
-                 progress: bool = True, psi_pretrained: bool = True):
+                 progress: bool = True, psi_pretrained: bool = True, init: str | Path | None = None):
         self.run = Path(run_dir)
         self.ckpt_path = self.run / "checkpoints" / "last.safetensors"
         self.progress = progress
@@ -97,6 +97,12 @@ class Trainer:
                          train=cfg.train, data=cfg.data)
         elif resume:
             log.warning("%s: no checkpoint to resume from; starting a new run", self.ckpt_path)
+        start = Checkpoint(init) if init is not None and ckpt is None else None
+        if start is not None:
+            # Fine-tuning: the networks must be the ones the checkpoint holds.
+            if start.config.model != cfg.model:
+                log.warning("--init %s: using its model settings, not the given config's", init)
+            cfg = Config(pose=cfg.pose, model=start.config.model, loss=cfg.loss, train=cfg.train, data=cfg.data)
         self.cfg = cfg
         t = cfg.train
         self.device = select_device(t.device)
@@ -137,6 +143,8 @@ class Trainer:
                 raise TrainError(f"{self.ckpt_path} was trained with train.mode={ckpt.config.train.mode}")
             self._restore(ckpt)
         else:
+            if start is not None:
+                self._initialise_from(start)
             self.run.mkdir(parents=True, exist_ok=True)
             (self.run / "config.json").write_text(cfg.to_json() + "\n")
             self._truncate_log(0)  # lines of an earlier attempt that died before its first checkpoint
@@ -163,6 +171,19 @@ class Trainer:
         self.pool.load_state_tensor(ckpt.tensor("pool.images"), self.device)
         self._truncate_log(self.step_count)
         log.info("resumed %s at step %d", self.ckpt_path, self.step_count)
+
+    def _initialise_from(self, ckpt: Checkpoint) -> None:
+        """A new run (step 0, fresh optimisers) whose networks start from another run's
+        weights: G from its averaged G where it holds one, D and Phi where it holds them (an
+        export holds G only; the others then start from scratch)."""
+        ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", self.nets.G)
+        fresh = [name for name in ("D", "Phi") if not ckpt.module_state(name)]
+        for name in ("D", "Phi"):
+            if name not in fresh:
+                ckpt.load_module(name, getattr(self.nets, name))
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(self.nets.G.state_dict())
+        log.info("initialised from %s%s", ckpt.path, f" ({' and '.join(fresh)} from scratch)" if fresh else "")
 
     def _truncate_log(self, step: int) -> None:
         """Drop log lines written after the checkpoint we resume from."""
