@@ -74,3 +74,20 @@ def test_cycle_noise_perturbs_only_the_second_pass():
     torch.manual_seed(2)
     _, rec3 = render_cycle(nets, batch, noise_std=0.05)
     assert gap > (rec3 - rec0).abs().mean() > 0  # more noise, farther from the clean cycle
+
+
+def test_cycle_detach_cuts_the_way_back_from_the_first_pass_only():
+    nets = build_networks(micro_config())
+    batch = _batch()
+    grads = {}
+    for detach in (False, True):
+        nets.G.zero_grad()
+        fake, recovered = render_cycle(nets, batch, detach=detach)
+        assert torch.equal(fake, render_cycle(nets, batch)[0])  # the renders themselves are the same
+        # the way back's gradient reaches the first pass only without detach
+        first_in = torch.autograd.grad(recovered.sum(), fake, allow_unused=True, retain_graph=True)[0]
+        grads[detach] = first_in
+        recovered.sum().backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets.G.parameters())  # G still learns
+    assert grads[False] is not None and grads[False].abs().sum() > 0
+    assert grads[True] is None

@@ -78,6 +78,13 @@ class LossConfig:
     # the intermediate image (Chu et al. 2017); noise there makes that channel useless
     # (Bashkirova et al. 2019, "Adversarial self-defense for cycle-consistent GANs").
     cycle_noise_std: float = 0.0
+    # Whether I_pf enters G's second pass (eq. 4's I^_o = G(G(I_po | p_f) | p_o)) without
+    # gradient. False in the paper (eq. 9 minimises over G as a whole). True: the cycle's
+    # terms (content, L_I and L_P on I^_o) train G only as the renderer of the way back, so
+    # the first pass cannot learn to hide I_po in a code inside I_pf that only the second
+    # pass reads (Chu et al. 2017, "CycleGAN, a master of steganography"); the first pass
+    # is then trained by L_I, L_P and the patch-style term on I_pf, and by sharing G's weights.
+    cycle_detach: bool = False
     # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
     # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
     pose_reduction: str = "mean"

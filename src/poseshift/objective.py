@@ -37,11 +37,14 @@ class Batch:
     target: torch.Tensor | None = None  # ground truth I_pf, supervised baseline only
 
 
-def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0,
+                 detach: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     fake = nets.G(batch.real, batch.maps_f)  # I_pf = G(I_po | p_f)
     # loss.cycle_noise_std (not in the paper): Gaussian noise on I_pf before the second
     # pass, so that G cannot hide I_po in faint patterns of I_pf (Bashkirova et al. 2019).
     second = fake + noise_std * torch.randn_like(fake) if noise_std > 0 else fake
+    # loss.cycle_detach (not in the paper): no gradient from the way back into the first pass.
+    second = second.detach() if detach else second
     recovered = nets.G(second, batch.maps_o)  # I^_po = G(I_pf | p_o)
     return fake, recovered
 
@@ -50,7 +53,7 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """The terms of eq. (8) that reach G, unweighted, plus ``total`` (weighted) for G's step.
     Returns (terms, I_pf, I^_po)."""
-    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std)
+    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std, cfg.cycle_detach)
     t: dict[str, torch.Tensor] = {
         "adv_f": lsgan_g_loss(nets.D(fake)),
         "adv_o": lsgan_g_loss(nets.D(recovered)),
