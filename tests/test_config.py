@@ -44,3 +44,11 @@ def test_retired_fields_of_old_checkpoints_are_ignored():
     tree = json.loads(cfg.to_json())
     tree["train"]["num_workers"] = 2  # written by poseshift 0.1.0 before the field was retired
     assert config_from_json(json.dumps(tree)) == cfg
+
+
+def test_renamed_fields_of_old_checkpoints_keep_their_meaning():
+    tree = json.loads(load_config("tiny").to_json())
+    del tree["loss"]["cycle_grad_scale"]
+    for old, scale in ((True, 0.0), (False, 1.0)):
+        tree["loss"]["cycle_detach"] = old  # the boolean this field replaced
+        assert config_from_json(json.dumps(tree)).loss.cycle_grad_scale == scale

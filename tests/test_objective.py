@@ -76,18 +76,18 @@ def test_cycle_noise_perturbs_only_the_second_pass():
     assert gap > (rec3 - rec0).abs().mean() > 0  # more noise, farther from the clean cycle
 
 
-def test_cycle_detach_cuts_the_way_back_from_the_first_pass_only():
+def test_cycle_grad_scale_scales_the_way_backs_gradient_into_the_first_pass():
     nets = build_networks(micro_config())
     batch = _batch()
     grads = {}
-    for detach in (False, True):
+    for scale in (1.0, 0.25, 0.0):
         nets.G.zero_grad()
-        fake, recovered = render_cycle(nets, batch, detach=detach)
+        fake, recovered = render_cycle(nets, batch, grad_scale=scale)
         assert torch.equal(fake, render_cycle(nets, batch)[0])  # the renders themselves are the same
-        # the way back's gradient reaches the first pass only without detach
-        first_in = torch.autograd.grad(recovered.sum(), fake, allow_unused=True, retain_graph=True)[0]
-        grads[detach] = first_in
+        assert torch.allclose(recovered, render_cycle(nets, batch)[1], atol=1e-6)
+        grads[scale] = torch.autograd.grad(recovered.sum(), fake, allow_unused=True, retain_graph=True)[0]
         recovered.sum().backward()
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets.G.parameters())  # G still learns
-    assert grads[False] is not None and grads[False].abs().sum() > 0
-    assert grads[True] is None
+    assert grads[1.0] is not None and grads[1.0].abs().sum() > 0
+    assert torch.allclose(grads[0.25], 0.25 * grads[1.0], atol=1e-6)
+    assert grads[0.0] is None  # cut: the first pass gets nothing from the way back

@@ -78,13 +78,14 @@ class LossConfig:
     # the intermediate image (Chu et al. 2017); noise there makes that channel useless
     # (Bashkirova et al. 2019, "Adversarial self-defense for cycle-consistent GANs").
     cycle_noise_std: float = 0.0
-    # Whether I_pf enters G's second pass (eq. 4's I^_o = G(G(I_po | p_f) | p_o)) without
-    # gradient. False in the paper (eq. 9 minimises over G as a whole). True: the cycle's
-    # terms (content, L_I and L_P on I^_o) train G only as the renderer of the way back, so
-    # the first pass cannot learn to hide I_po in a code inside I_pf that only the second
-    # pass reads (Chu et al. 2017, "CycleGAN, a master of steganography"); the first pass
-    # is then trained by L_I, L_P and the patch-style term on I_pf, and by sharing G's weights.
-    cycle_detach: bool = False
+    # The share of the way back's gradient that reaches G's first pass through I_pf (eq. 4's
+    # I^_o = G(G(I_po | p_f) | p_o)). 1 in the paper (eq. 9 minimises over G as a whole).
+    # 0 = I_pf enters the second pass without gradient: the cycle's terms (content, L_I and
+    # L_P on I^_o) train G only as the renderer of the way back, so the first pass cannot
+    # learn to hide I_po in a code inside I_pf that only the second pass reads (Chu et al.
+    # 2017, "CycleGAN, a master of steganography"); the first pass is then trained by L_I,
+    # L_P and the patch-style term on I_pf, and by sharing G's weights. Between: scaled.
+    cycle_grad_scale: float = 1.0
     # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
     # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
     pose_reduction: str = "mean"
@@ -200,6 +201,8 @@ def _coerce(section: str, name: str, value: Any, source: str) -> Any:
 
 # Fields that existed once: still read from old checkpoints and files, then ignored.
 RETIRED_FIELDS = {("train", "num_workers")}
+# Fields replaced by another: old name -> (new name, value converter).
+RENAMED_FIELDS = {("loss", "cycle_detach"): ("cycle_grad_scale", lambda v: 0.0 if v else 1.0)}
 
 
 def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
@@ -218,6 +221,9 @@ def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
         for name, value in values.items():
             if (sec, name) in RETIRED_FIELDS:
                 continue
+            if (sec, name) in RENAMED_FIELDS:
+                name, convert = RENAMED_FIELDS[(sec, name)]
+                value = convert(value)
             if name not in known:
                 raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
             kwargs[name] = _coerce(sec, name, value, source)

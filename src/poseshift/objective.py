@@ -38,13 +38,17 @@ class Batch:
 
 
 def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0,
-                 detach: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 grad_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     fake = nets.G(batch.real, batch.maps_f)  # I_pf = G(I_po | p_f)
     # loss.cycle_noise_std (not in the paper): Gaussian noise on I_pf before the second
     # pass, so that G cannot hide I_po in faint patterns of I_pf (Bashkirova et al. 2019).
     second = fake + noise_std * torch.randn_like(fake) if noise_std > 0 else fake
-    # loss.cycle_detach (not in the paper): no gradient from the way back into the first pass.
-    second = second.detach() if detach else second
+    # loss.cycle_grad_scale (1 in the paper): the way back's gradient into the first pass,
+    # scaled (0 = cut). The forward value is unchanged.
+    if grad_scale == 0.0:
+        second = second.detach()
+    elif grad_scale != 1.0:
+        second = second.detach() + grad_scale * (second - second.detach())
     recovered = nets.G(second, batch.maps_o)  # I^_po = G(I_pf | p_o)
     return fake, recovered
 
@@ -53,7 +57,7 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """The terms of eq. (8) that reach G, unweighted, plus ``total`` (weighted) for G's step.
     Returns (terms, I_pf, I^_po)."""
-    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std, cfg.cycle_detach)
+    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std, cfg.cycle_grad_scale)
     t: dict[str, torch.Tensor] = {
         "adv_f": lsgan_g_loss(nets.D(fake)),
         "adv_o": lsgan_g_loss(nets.D(recovered)),
