@@ -114,10 +114,8 @@ class Trainer:
         self.steps_per_epoch = max(1, self._items() // self.batch_size)
         self.total_steps = t.epochs * self.steps_per_epoch
         # Steps per epoch of the learning-rate schedule: the data's, or under
-        # train.schedule = "budget" the run's budget over `epochs` (set again by train()).
+        # train.schedule = "budget" the run's budget over `epochs` (set by train()).
         self.schedule_epoch_steps: float = float(self.steps_per_epoch)
-        if t.schedule == "budget" and t.max_steps:
-            self.schedule_epoch_steps = t.max_steps / t.epochs
 
         self.nets: Networks = build_networks(cfg, psi_pretrained).to(self.device)
         if t.channels_last:

