@@ -7,7 +7,7 @@ Rows, all trained for the same number of steps with the same batch on the same d
 (`poseshift synth`, 64x64, the `synthetic` preset):
   full         the paper's objective, eq. (8)
   l1_identity  L_Id replaced by lambda_l1 x L1(I_po, I^_po) (figure 5; lambda_l1 = 10, CycleGAN's)
-  no_style     lambda (patch-style weight, eq. 7) = 0
+  no_style     lambda (patch-style weight, eq. 7) = 0, and the pixel patch-colour term with it
   no_pose      lambda_P = 0 (no conditional pose loss, eq. 3; Phi then learns nothing either)
   supervised   the same G trained on ground-truth pairs with L1 + lambda_Id x content
   copy         the source image as the answer
@@ -46,7 +46,7 @@ from poseshift.transfer import Reposer, copy_pairs, render_pairs
 ROWS = {
     "full": [],
     "l1_identity": ["loss.identity=l1"],
-    "no_style": ["loss.lambda_style=0"],
+    "no_style": ["loss.lambda_style=0", "loss.lambda_colour=0"],
     "no_pose": ["loss.lambda_pose=0"],
     "supervised": ["train.mode=supervised"],
 }

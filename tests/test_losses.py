@@ -5,6 +5,8 @@ from poseshift.losses import (
     l1_identity_loss,
     lsgan_d_loss,
     lsgan_g_loss,
+    patch_colour_loss,
+    patch_colours,
     patch_grams,
     patch_style_loss,
     pose_loss,
@@ -83,3 +85,41 @@ def test_l1_identity_replacement():
     x = torch.rand(1, 3, 8, 8)
     assert l1_identity_loss(x, x) == 0
     assert torch.isclose(l1_identity_loss(x, x + 0.25), torch.tensor(0.25))
+
+
+def _figure(colour, centre, size=32, half=5):
+    """A grey frame with one square of ``colour`` (RGB on [0, 1]) around ``centre`` (x, y)."""
+    img = torch.full((1, 3, size, size), 0.0)  # mid grey on [-1, 1]
+    x, y = centre
+    img[0, :, y - half : y + half, x - half : x + half] = torch.tensor(colour).view(3, 1, 1) * 2 - 1
+    return img
+
+
+def test_patch_colours_hold_the_patch_mean_colour_and_tell_black_from_white():
+    kp = _pose({1: (16, 16)})
+    maps = belief_maps(kp, 32, 32, 2.0)
+    red = patch_colours(_figure((1.0, 0.0, 0.0), (16, 16)), maps)[0, 1]
+    assert torch.allclose(red[:3, 3], torch.tensor([1.0, 0.0, 0.0]), atol=0.02)  # the mean colour
+    assert torch.isclose(red[3, 3], torch.tensor(1.0))
+    black = patch_colours(_figure((0.0, 0.0, 0.0), (16, 16)), maps)[0, 1]
+    white = patch_colours(_figure((1.0, 1.0, 1.0), (16, 16)), maps)[0, 1]
+    assert (white - black).abs().max() > 0.9
+
+
+def test_patch_colour_loss_follows_each_joint_to_its_new_place_and_sees_hue():
+    kp_o, kp_f = _pose({1: (10, 10), 8: (20, 22)}), _pose({1: (22, 10), 8: (10, 22)})
+    maps_o, maps_f = belief_maps(kp_o, 32, 32, 2.0), belief_maps(kp_f, 32, 32, 2.0)
+    vis_o, vis_f = visible(kp_o), visible(kp_f)
+    source = _figure((0.9, 0.1, 0.1), (10, 10))  # a red patch at the neck
+    moved = _figure((0.9, 0.1, 0.1), (22, 10))  # the same red where the neck now is
+    green = _figure((0.1, 0.9, 0.1), (22, 10))
+    stayed = _figure((0.9, 0.1, 0.1), (10, 10))  # red left behind at the old place
+    assert patch_colour_loss(source, source, maps_o, maps_o, vis_o, vis_o) == 0
+    same = patch_colour_loss(source, moved, maps_o, maps_f, vis_o, vis_f)
+    assert same < 1e-6
+    wrong_hue = patch_colour_loss(source, green, maps_o, maps_f, vis_o, vis_f)
+    wrong_place = patch_colour_loss(source, stayed, maps_o, maps_f, vis_o, vis_f)
+    assert wrong_hue > 1e-3 and wrong_place > 1e-3
+    # Only joints visible in both poses count: without the neck in p_f, nothing differs.
+    kp_n = _pose({8: (10, 22)})
+    assert patch_colour_loss(source, green, maps_o, belief_maps(kp_n, 32, 32, 2.0), vis_o, visible(kp_n)) < 1e-6

@@ -91,3 +91,19 @@ def test_cycle_grad_scale_scales_the_way_backs_gradient_into_the_first_pass():
     assert grads[1.0] is not None and grads[1.0].abs().sum() > 0
     assert torch.allclose(grads[0.25], 0.25 * grads[1.0], atol=1e-6)
     assert grads[0.0] is None  # cut: the first pass gets nothing from the way back
+
+
+def test_colour_term_joins_the_identity_loss_and_reaches_the_first_pass_alone():
+    nets = build_networks(micro_config())
+    batch = _batch()
+    plain, _, _ = generator_terms(nets, batch, LossConfig())
+    assert "colour" not in plain  # 0 = the paper's L_Id
+    cfg = LossConfig(lambda_colour=50.0, cycle_grad_scale=0.0)
+    t, fake, _ = generator_terms(nets, batch, cfg)
+    assert t["colour"] > 0
+    expected = t["content"] + cfg.lambda_style * t["style"] + 50.0 * t["colour"]
+    assert torch.allclose(t["identity"], expected)
+    # The term is on I_pf itself: with the way back cut, it still sends gradient into I_pf.
+    assert torch.autograd.grad(t["colour"], fake)[0].abs().sum() > 0
+    l1, _, _ = generator_terms(nets, batch, LossConfig(identity="l1", lambda_colour=50.0))
+    assert "colour" not in l1  # the figure-5 row replaces all of L_Id by L1

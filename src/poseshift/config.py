@@ -64,6 +64,12 @@ class LossConfig:
     # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
     # smaller than the content term; the default is measured in the README ("λ (style weight)").
     lambda_style: float = 1000.0
+    # Not in the paper: a third term in eq. (7), L_Id += lambda_colour x the patch-style
+    # term of eq. (6) taken on the pixels (losses.patch_colour_loss): each joint's colour
+    # statistics in I_pf against I_po's. It acts on the first pass directly, so it keeps
+    # the person's colours where Psi is colour-blind or the cycle's gradient is cut.
+    # 0 = the paper's L_Id. Part of L_Id, so the L1 and no-style ablations drop it too.
+    lambda_colour: float = 0.0
     # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing L_Id by
     # L1(I_po, I^_po).
     identity: str = "content_style"

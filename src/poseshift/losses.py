@@ -83,9 +83,39 @@ def patch_style_loss(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.T
     return (per_joint * both).sum() / both.sum().clamp(min=1.0)
 
 
-def identity_loss(content: torch.Tensor, style: torch.Tensor, lambda_style: float) -> torch.Tensor:
-    """Eq. (7) L_Id = L_Content + lambda L_Patch-Style."""
-    return content + lambda_style * style
+def patch_colours(image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """Eq. (5) with Psi_z = the pixels: the second moments of [r, g, b, 1] (RGB on [0, 1])
+    under each joint's belief map, normalised by the map's weight: [B,3,H,W], [B,N,H,W] ->
+    [B,N,4,4]. The constant channel puts each patch's mean colour in the last row; on
+    [0, 1] black and white differ (on [-1, 1] their squares would not)."""
+    b, _, h, w = image.shape
+    maps = downsample_maps(maps, (h, w)).float()
+    x = torch.cat([(image.float() + 1) / 2, image.new_ones(b, 1, h, w).float()], dim=1).reshape(b, 4, h * w)
+    weights = maps.reshape(b, maps.shape[1], h * w) ** 2  # B_i . X, as in eq. (5), squared in the Gram
+    grams = torch.einsum("bcp,bnp,bdp->bncd", x, weights, x)
+    return grams / weights.sum(-1).clamp(min=1e-6)[..., None, None]
+
+
+def patch_colour_loss(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tensor,
+                      maps_f: torch.Tensor, vis_o: torch.Tensor, vis_f: torch.Tensor) -> torch.Tensor:
+    """The patch-style term of eq. (6) on the pixels rather than on Psi's features (not in
+    the paper; weighted by loss.lambda_colour): each joint's colours in I_pf, around p_f,
+    against the same joint's in I_po, around p_o, over the joints visible in both. Psi's
+    features at H/2 or H/4 barely see hue; this term does, on the first pass itself."""
+    c_o, c_f = patch_colours(real, maps_o), patch_colours(fake, maps_f)
+    both = (vis_o & vis_f).float()
+    per_joint = ((c_o - c_f) ** 2).mean(dim=(-1, -2))
+    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
+
+
+def identity_loss(content: torch.Tensor, style: torch.Tensor, lambda_style: float,
+                  colour: torch.Tensor | None = None, lambda_colour: float = 0.0) -> torch.Tensor:
+    """Eq. (7) L_Id = L_Content + lambda L_Patch-Style (+ lambda_colour x the pixel
+    patch-colour term where it is used; not in the paper)."""
+    out = content + lambda_style * style
+    if colour is not None and lambda_colour:
+        out = out + lambda_colour * colour
+    return out
 
 
 def l1_identity_loss(image: torch.Tensor, recovered: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from poseshift.losses import (
     l1_identity_loss,
     lsgan_d_loss,
     lsgan_g_loss,
+    patch_colour_loss,
     patch_style_loss,
     pose_loss,
 )
@@ -69,7 +70,11 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
         t["content"] = content_loss(feat_real, nets.Psi(recovered))
         t["style"] = patch_style_loss(feat_real, nets.Psi(fake), batch.maps_o, batch.maps_f,
                                       batch.vis_o, batch.vis_f)
-        t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style)
+        if cfg.lambda_colour:
+            t["colour"] = patch_colour_loss(batch.real, fake, batch.maps_o, batch.maps_f,
+                                            batch.vis_o, batch.vis_f)
+        t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style,
+                                      t.get("colour"), cfg.lambda_colour)
         weight = cfg.lambda_id
     else:  # figure 5: L_Id replaced by L1, weighted by lambda_l1 (see LossConfig)
         t["identity"] = l1_identity_loss(batch.real, recovered)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PANELS = (("loss_G", "loss_D"), ("loss_pose", "loss_Phi"), ("loss_content", "loss_style"))
+PANELS = (("loss_G", "loss_D"), ("loss_pose", "loss_Phi"), ("loss_content", "loss_style", "loss_colour"))
 
 
 def read_log(path: str | Path) -> list[dict]:

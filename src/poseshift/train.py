@@ -46,7 +46,8 @@ from poseshift.sheets import grid
 
 log = logging.getLogger(__name__)
 
-LOG_KEYS = ("loss_G", "loss_D", "loss_pose", "loss_content", "loss_style", "loss_identity", "loss_Phi")
+LOG_KEYS = ("loss_G", "loss_D", "loss_pose", "loss_content", "loss_style", "loss_colour", "loss_identity",
+            "loss_Phi")
 
 
 class TrainError(RuntimeError):
@@ -314,7 +315,8 @@ class Trainer:
         self.step_count += 1
         out = {"loss_G": terms["total"], "loss_D": loss_d, "loss_adv": terms["adv_f"] + terms["adv_o"],
                "loss_pose": terms["pose_f"] + terms["pose_o"], "loss_content": terms.get("content"),
-               "loss_style": terms.get("style"), "loss_identity": terms["identity"], "loss_Phi": loss_phi}
+               "loss_style": terms.get("style"), "loss_colour": terms.get("colour"),
+               "loss_identity": terms["identity"], "loss_Phi": loss_phi}
         return {k: float(v.detach()) if v is not None else 0.0 for k, v in out.items()}
 
     @torch.no_grad()
