@@ -90,7 +90,8 @@ class LossConfig:
     # L_P on I^_o) train G only as the renderer of the way back, so the first pass cannot
     # learn to hide I_po in a code inside I_pf that only the second pass reads (Chu et al.
     # 2017, "CycleGAN, a master of steganography"); the first pass is then trained by L_I,
-    # L_P and the patch-style term on I_pf, and by sharing G's weights. Between: scaled.
+    # L_P and the patch-style (and colour) terms on I_pf, and by sharing G's weights.
+    # Between: scaled.
     cycle_grad_scale: float = 1.0
     # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
     # makes lambda_P = 700 a sensible weight next to the LSGAN terms.

@@ -84,16 +84,16 @@ def patch_style_loss(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.T
 
 
 def patch_colours(image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-    """Eq. (5) with Psi_z = the pixels: the second moments of [r, g, b, 1] (RGB on [0, 1])
-    under each joint's belief map, normalised by the map's weight: [B,3,H,W], [B,N,H,W] ->
-    [B,N,4,4]. The constant channel puts each patch's mean colour in the last row; on
-    [0, 1] black and white differ (on [-1, 1] their squares would not)."""
+    """Eq. (5) with Psi_z = the pixels: the Gram matrices of [r, g, b, 1] (RGB on [0, 1])
+    under each joint's belief map, normalised by the map's weight rather than by H'W' (so
+    each is a weighted second moment): [B,3,H,W], [B,N,H,W] -> [B,N,4,4]. The constant
+    channel puts each patch's mean colour in the last row; on [0, 1] black and white
+    differ (on [-1, 1] their squares would not)."""
     b, _, h, w = image.shape
     maps = downsample_maps(maps, (h, w)).float()
-    x = torch.cat([(image.float() + 1) / 2, image.new_ones(b, 1, h, w).float()], dim=1).reshape(b, 4, h * w)
-    weights = maps.reshape(b, maps.shape[1], h * w) ** 2  # B_i . X, as in eq. (5), squared in the Gram
-    grams = torch.einsum("bcp,bnp,bdp->bncd", x, weights, x)
-    return grams / weights.sum(-1).clamp(min=1e-6)[..., None, None]
+    x = torch.cat([(image.float() + 1) / 2, image.new_ones(b, 1, h, w).float()], dim=1)
+    mass = (maps ** 2).flatten(2).sum(-1) / (h * w)  # [B,N]: what patch_grams' 1/H'W' leaves
+    return patch_grams(x, maps) / mass.clamp(min=1e-6)[..., None, None]
 
 
 def patch_colour_loss(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tensor,

@@ -36,7 +36,7 @@ def plot_losses(log_path: str | Path, out_png: str | Path) -> Path:
     for ax, keys in zip(axes, PANELS):
         for key in keys:
             values = [r.get(key) for r in rows]
-            if any(v is not None for v in values):
+            if any(values):  # a term the run never used is logged as 0 (no line on a log axis)
                 ax.plot(steps, values, label=key)
         ax.set_yscale("log")
         ax.set_xlabel("step")
