@@ -107,3 +107,15 @@ def test_colour_term_joins_the_identity_loss_and_reaches_the_first_pass_alone():
     assert torch.autograd.grad(t["colour"], fake)[0].abs().sum() > 0
     l1, _, _ = generator_terms(nets, batch, LossConfig(identity="l1", lambda_colour=50.0))
     assert "colour" not in l1  # the figure-5 row replaces all of L_Id by L1
+
+
+def test_patch_sigma_scale_changes_only_the_patch_terms():
+    torch.manual_seed(0)
+    nets = build_networks(micro_config())
+    batch = _batch()
+    wide, _, _ = generator_terms(nets, batch, LossConfig(lambda_colour=50.0))
+    near, _, _ = generator_terms(nets, batch, LossConfig(lambda_colour=50.0, patch_sigma_scale=0.5))
+    for k in ("content", "pose_f", "pose_o", "adv_f"):
+        assert torch.allclose(wide[k], near[k]), k
+    for k in ("style", "colour"):
+        assert not torch.allclose(wide[k], near[k]), k

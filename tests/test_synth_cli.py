@@ -64,3 +64,26 @@ def test_pose_judge_reads_between_pixels():
     found = keypoints_from_maps(belief_maps(kp, 32, 32, 2.0))[0, 2]
     # arg-max alone lands on (12, 8), 0.5 px away; the parabola's vertex moves towards the truth
     assert np.linalg.norm(found - kp[0, 2].numpy()) < 0.5 * np.linalg.norm(np.array([12.0, 8.0]) - kp[0, 2].numpy())
+
+
+def test_pose_judge_trains_on_ground_truth_and_reloads_with_its_shape(tmp_path):
+    from poseshift.data import PoseImageFolder
+    from poseshift.losses import pose_loss
+    from poseshift.pose.heatmaps import sigma_pixels
+    from poseshift.pose_judge import load_pose_judge, train_pose_judge
+
+    data = tmp_path / "synth"
+    assert main(["synth", "--out", str(data), "--people", "10", "--poses-per-person", "2", "--size", "32",
+                 "--seed", "2", "--quiet"]) == 0
+    items = [PoseImageFolder(data, 32, "train", "resize")[i] for i in range(8)]
+    images, kp = torch.stack([it["image"] for it in items]), torch.stack([it["keypoints"] for it in items])
+    maps = belief_maps(kp, 32, 32, sigma_pixels(32, 0.08))
+    losses = []
+    for steps in (0, 150):
+        out = tmp_path / f"judge{steps}.safetensors"
+        train_pose_judge(data, 32, steps, out, channels=8, blocks=2, batch_size=8, progress=False)
+        judge, size = load_pose_judge(out)  # rebuilt from the file's own channels and blocks
+        assert size == 32 and sum(type(m).__name__ == "ResnetBlock" for m in judge.modules()) == 2
+        with torch.no_grad():
+            losses.append(float(pose_loss(judge(images), maps)))
+    assert losses[1] < 0.5 * losses[0]

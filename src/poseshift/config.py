@@ -93,6 +93,12 @@ class LossConfig:
     # L_P and the patch-style (and colour) terms on I_pf, and by sharing G's weights.
     # Between: scaled.
     cycle_grad_scale: float = 1.0
+    # Width of the belief maps B_i that weight the patch-style term (eq. 5-6) and the colour
+    # term, as a share of the pose maps' sigma (pose.sigma_frac). 1 = the same maps as eq. (1)
+    # (the paper uses one set of maps for both). Below 1 (B_i ** (1 / scale^2), a Gaussian of
+    # sigma x scale): where pose.sigma_frac is widened for Phi's sake, each patch is measured
+    # on less background and fewer neighbouring limbs.
+    patch_sigma_scale: float = 1.0
     # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
     # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
     pose_reduction: str = "mean"

@@ -50,6 +50,14 @@ def downsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(maps, size)
 
 
+def narrow_maps(maps: torch.Tensor, scale: float) -> torch.Tensor:
+    """Gaussian belief maps of peak 1 (eq. 1) narrowed to sigma x scale: exp(-d^2 / 2 sigma^2)
+    raised to 1 / scale^2 is exp(-d^2 / 2 (scale sigma)^2). scale 1 returns ``maps``."""
+    if scale <= 0:
+        raise ValueError(f"loss.patch_sigma_scale must be > 0, got {scale}")
+    return maps if scale == 1.0 else maps.clamp(min=0) ** (1.0 / scale ** 2)
+
+
 def patch_grams(features: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
     """Eq. (5) X_i = B_i . Psi_z(I) and its Gram matrix divided by H'W' (eq. (6)).
 

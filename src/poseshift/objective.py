@@ -19,6 +19,7 @@ from poseshift.losses import (
     l1_identity_loss,
     lsgan_d_loss,
     lsgan_g_loss,
+    narrow_maps,
     patch_colour_loss,
     patch_style_loss,
     pose_loss,
@@ -68,11 +69,11 @@ def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
     if cfg.identity == "content_style":
         feat_real = nets.Psi(batch.real)
         t["content"] = content_loss(feat_real, nets.Psi(recovered))
-        t["style"] = patch_style_loss(feat_real, nets.Psi(fake), batch.maps_o, batch.maps_f,
-                                      batch.vis_o, batch.vis_f)
+        # loss.patch_sigma_scale: the patches' maps, narrower than eq. (1)'s if asked.
+        pm_o, pm_f = (narrow_maps(m, cfg.patch_sigma_scale) for m in (batch.maps_o, batch.maps_f))
+        t["style"] = patch_style_loss(feat_real, nets.Psi(fake), pm_o, pm_f, batch.vis_o, batch.vis_f)
         if cfg.lambda_colour:
-            t["colour"] = patch_colour_loss(batch.real, fake, batch.maps_o, batch.maps_f,
-                                            batch.vis_o, batch.vis_f)
+            t["colour"] = patch_colour_loss(batch.real, fake, pm_o, pm_f, batch.vis_o, batch.vis_f)
         t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style,
                                       t.get("colour"), cfg.lambda_colour)
         weight = cfg.lambda_id
