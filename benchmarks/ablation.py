@@ -1,7 +1,7 @@
 """The paper's ablations with ground truth, on synthetic people (one command).
 
-    python benchmarks/ablation.py --out runs/ablation            # ~2 h on a 2-core CPU
-    python benchmarks/ablation.py --out runs/ablation --steps 300 --pairs 40 --no-kid   # smoke
+    python benchmarks/ablation.py --out runs/ablation            # ~2.5 h on a 2-core CPU (rows one after another)
+    python benchmarks/ablation.py --out runs/ablation --steps 300 --pairs 40 --no-kid --judge-steps 300   # smoke
 
 Rows, all trained for the same number of steps with the same batch on the same data
 (`poseshift synth`, 64x64, the `synthetic` preset):
