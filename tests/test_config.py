@@ -20,7 +20,8 @@ def test_presets_ship_with_the_package_and_match_the_paper():
 def test_overrides_are_typed_and_checked():
     cfg = load_config("tiny", ["train.lr_g=1e-3", "train.bf16=true", "loss.identity=l1"])
     assert cfg.train.lr_g == 1e-3 and cfg.train.bf16 is True and cfg.loss.identity == "l1"
-    for bad in ("train.nope=1", "nosection.x=1", "train.batch_size=abc", "loss.identity=l2", "justtext"):
+    for bad in ("train.nope=1", "nosection.x=1", "train.batch_size=abc", "loss.identity=l2", "justtext",
+                "loss.patch_sigma_scale=0"):
         with pytest.raises(ConfigError):
             apply_overrides(cfg, [bad])
 

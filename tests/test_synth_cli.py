@@ -75,7 +75,8 @@ def test_pose_judge_trains_on_ground_truth_and_reloads_with_its_shape(tmp_path):
     data = tmp_path / "synth"
     assert main(["synth", "--out", str(data), "--people", "10", "--poses-per-person", "2", "--size", "32",
                  "--seed", "2", "--quiet"]) == 0
-    items = [PoseImageFolder(data, 32, "train", "resize")[i] for i in range(8)]
+    folder = PoseImageFolder(data, 32, "train", "resize")
+    items = [folder[i] for i in range(8)]
     images, kp = torch.stack([it["image"] for it in items]), torch.stack([it["keypoints"] for it in items])
     maps = belief_maps(kp, 32, 32, sigma_pixels(32, 0.08))
     losses = []

@@ -188,6 +188,8 @@ _CHOICES = {
     ("train", "schedule"): ("epochs", "budget"),
     ("data", "fit"): ("pad", "resize"),
 }
+# Fields that must be > 0 (checked where the value is read, not at the first training step).
+_POSITIVE = {("loss", "patch_sigma_scale")}
 
 
 def _coerce(section: str, name: str, value: Any, source: str) -> Any:
@@ -206,6 +208,8 @@ def _coerce(section: str, name: str, value: Any, source: str) -> Any:
             value = want(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {value!r}") from None
+    if (section, name) in _POSITIVE and not value > 0:
+        raise ConfigError(f"{source}: {section}.{name} must be > 0, got {value!r}")
     choices = _CHOICES.get((section, name))
     if choices and value not in choices:
         raise ConfigError(f"{source}: {section}.{name} must be one of {', '.join(choices)}, got {value!r}")
