@@ -1,0 +1,114 @@
+"""Where do the patch terms of L_Id point? Per joint, on pairs with ground truth.
+
+The patch-style term (eq. 5-6, on Psi's features) and the pixel patch-colour term (the
+preset's addition to eq. 7) compare each joint's patch in I_po (around p_o) with the same
+joint's patch in I_pf (around p_f). They assume a joint's patch looks the same in any pose.
+Where the patch also holds what surrounds the joint (background, the torso behind a wrist),
+that is not so, and the term is large even for the true target: it then pulls a render away
+from the truth. This script measures, for each joint and each patch width, the term between
+a pair's source and its ground-truth target, and between the source and the renders of any
+folders given (``SRC___TGT.png``, as ``poseshift evaluate`` reads them). A joint whose renders
+score lower than the truth is one where the term has been met at the truth's expense.
+
+    python benchmarks/patch_bias.py --data runs/ablation/data --scales 1 0.5 0.3 \
+        --renders runs/ablation/renders/full runs/ablation/renders/l1_identity
+
+Values are x1000, averaged over the pairs where the joint is visible in both poses.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from poseshift.config import load_config
+from poseshift.data import read_split
+from poseshift.evaluate import read_pairs
+from poseshift.images import read_image, resolve_by_stem, to_tensor
+from poseshift.losses import downsample_maps, narrow_maps, patch_colours, patch_grams
+from poseshift.nets import build_feature_net
+from poseshift.pose.heatmaps import belief_maps, sigma_pixels
+from poseshift.pose.keypoints_io import read_annotations_csv
+
+JOINTS = ["nose", "neck", "r_sho", "r_elb", "r_wri", "l_sho", "l_elb", "l_wri", "r_hip", "r_knee",
+          "r_ank", "l_hip", "l_knee", "l_ank", "r_eye", "l_eye", "r_ear", "l_ear"]
+
+
+def joint_terms(psi, src: torch.Tensor, tgt: torch.Tensor, maps_o: torch.Tensor, maps_f: torch.Tensor
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint [18]: the colour term and the patch-style term between ``src`` (around maps_o)
+    and ``tgt`` (around maps_f), as ``losses.patch_colour_loss``/``patch_style_loss`` compute them
+    before averaging over joints."""
+    colour = ((patch_colours(src, maps_o) - patch_colours(tgt, maps_f)) ** 2).mean(dim=(-1, -2))
+    f_o, f_f = psi(src), psi(tgt)
+    size = tuple(f_o.shape[-2:])
+    g_o, g_f = patch_grams(f_o, downsample_maps(maps_o, size)), patch_grams(f_f, downsample_maps(maps_f, size))
+    style = ((g_o - g_f) ** 2).mean(dim=(-1, -2))
+    return colour[0].numpy(), style[0].numpy()
+
+
+def patch_maps(keypoints: np.ndarray, size: tuple[int, int], sigma: float, scale: float) -> torch.Tensor:
+    """[18, 2] keypoints (NaN = missing) -> [1, 18, H, W] belief maps narrowed to ``scale``."""
+    kp = torch.from_numpy(np.nan_to_num(keypoints, nan=-1e4)).float()[None]
+    return narrow_maps(belief_maps(kp, size[0], size[1], sigma), scale)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, type=Path, help="a dataset with images/, annotations.csv, pairs.csv")
+    ap.add_argument("--renders", nargs="*", default=[], type=Path, help="folders of SRC___TGT renders")
+    ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5, 0.3], help="loss.patch_sigma_scale values")
+    ap.add_argument("--config", default="synthetic", help="preset whose pose.sigma_frac and Psi are used")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--pairs", type=int, default=100)
+    args = ap.parse_args()
+    for path in [args.data / "pairs.csv", args.data / "annotations.csv", *args.renders]:
+        if not path.exists():
+            sys.exit(f"patch_bias: {path} does not exist")
+    cfg = load_config(args.config)
+    psi = build_feature_net(cfg).eval()
+    ann = read_annotations_csv(args.data / "annotations.csv")
+    pairs = read_pairs(args.data / "pairs.csv")
+    if (args.data / "split.csv").is_file():
+        splits = read_split(args.data / "split.csv")
+        pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
+    pairs = [pairs[i] for i in sorted(np.random.default_rng(0).permutation(len(pairs))[: args.pairs])]
+    columns = ["truth", *[str(f.name) for f in args.renders]]
+    for scale in args.scales:
+        sums = {(c, k): np.zeros(18) for c in columns for k in ("colour", "style")}
+        seen = np.zeros(18)
+        for src_name, tgt_name in pairs:
+            src = to_tensor(read_image(resolve_by_stem(args.data / "images", Path(src_name).stem)))[None]
+            size = tuple(src.shape[-2:])
+            sigma = sigma_pixels(size[0], cfg.pose.sigma_frac)
+            both = (~np.isnan(ann[src_name]).any(-1)) & (~np.isnan(ann[tgt_name]).any(-1))
+            m_o = patch_maps(ann[src_name], size, sigma, scale)
+            m_f = patch_maps(ann[tgt_name], size, sigma, scale)
+            targets = {"truth": resolve_by_stem(args.data / "images", Path(tgt_name).stem)}
+            for folder in args.renders:
+                targets[folder.name] = resolve_by_stem(folder, f"{Path(src_name).stem}___{Path(tgt_name).stem}")
+            if any(p is None for p in targets.values()):
+                continue
+            with torch.no_grad():
+                for col, path in targets.items():
+                    colour, style = joint_terms(psi, src, to_tensor(read_image(path))[None], m_o, m_f)
+                    sums[col, "colour"][both] += colour[both]
+                    sums[col, "style"][both] += style[both]
+            seen[both] += 1
+        print(f"\npatch_sigma_scale {scale} ({int(seen.max())} pairs); x1000, colour term | patch-style term")
+        head = "".join(f"{c[:12]:>13s}" for c in columns)
+        print(f"{'joint':8s}{head} |{head}")
+        for j, name in enumerate(JOINTS):
+            n = max(seen[j], 1.0)
+            print(f"{name:8s}" + "".join(f"{1e3 * sums[c, 'colour'][j] / n:13.2f}" for c in columns) + " |"
+                  + "".join(f"{1e3 * sums[c, 'style'][j] / n:13.2f}" for c in columns))
+        total = max(seen.sum(), 1.0)
+        print(f"{'all':8s}" + "".join(f"{1e3 * sums[c, 'colour'].sum() / total:13.2f}" for c in columns) + " |"
+              + "".join(f"{1e3 * sums[c, 'style'].sum() / total:13.2f}" for c in columns))
+
+
+if __name__ == "__main__":
+    main()
