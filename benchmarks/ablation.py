@@ -181,8 +181,8 @@ def silhouette_shift(folder: Path, data: Path, pairs) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/ablation")
-    # 4,000 steps: at 2,000 the full method and the cut L1 row were a seed's spread apart on pose
-    # error; at 4,000 both place the joints as well as the judge reads the true images.
+    # 4,000 steps, twice the earlier tables' budget: every row gains ssim and pose error, and the
+    # full method its person's colours (docs/short-runs.md, "Twice the budget").
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--people", type=int, default=2000)
     ap.add_argument("--poses-per-person", type=int, default=4)
