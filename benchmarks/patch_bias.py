@@ -28,32 +28,24 @@ from poseshift.config import load_config
 from poseshift.data import read_split
 from poseshift.evaluate import read_pairs
 from poseshift.images import read_image, resolve_by_stem, to_tensor
-from poseshift.losses import downsample_maps, narrow_maps, patch_colours, patch_grams
+from poseshift.losses import narrow_maps, patch_colour_per_joint, patch_style_per_joint
 from poseshift.nets import build_feature_net
-from poseshift.pose.heatmaps import belief_maps, sigma_pixels
+from poseshift.pose.heatmaps import belief_maps, sigma_pixels, visible
 from poseshift.pose.keypoints_io import read_annotations_csv
 
 JOINTS = ["nose", "neck", "r_sho", "r_elb", "r_wri", "l_sho", "l_elb", "l_wri", "r_hip", "r_knee",
           "r_ank", "l_hip", "l_knee", "l_ank", "r_eye", "l_eye", "r_ear", "l_ear"]
 
 
-def joint_terms(psi, src: torch.Tensor, tgt: torch.Tensor, maps_o: torch.Tensor, maps_f: torch.Tensor
-                ) -> tuple[np.ndarray, np.ndarray]:
+def joint_terms(psi, src: torch.Tensor, tgt: torch.Tensor, maps_o: torch.Tensor, maps_f: torch.Tensor,
+                feat_src: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per joint [18]: the colour term and the patch-style term between ``src`` (around maps_o)
-    and ``tgt`` (around maps_f), as ``losses.patch_colour_loss``/``patch_style_loss`` compute them
-    before averaging over joints."""
-    colour = ((patch_colours(src, maps_o) - patch_colours(tgt, maps_f)) ** 2).mean(dim=(-1, -2))
-    f_o, f_f = psi(src), psi(tgt)
-    size = tuple(f_o.shape[-2:])
-    g_o, g_f = patch_grams(f_o, downsample_maps(maps_o, size)), patch_grams(f_f, downsample_maps(maps_f, size))
-    style = ((g_o - g_f) ** 2).mean(dim=(-1, -2))
+    and ``tgt`` (around maps_f), as the losses compute them before averaging over joints.
+    ``feat_src``: Psi(src) where the caller already has it."""
+    feat_src = psi(src) if feat_src is None else feat_src
+    colour = patch_colour_per_joint(src, tgt, maps_o, maps_f)
+    style = patch_style_per_joint(feat_src, psi(tgt), maps_o, maps_f)
     return colour[0].numpy(), style[0].numpy()
-
-
-def patch_maps(keypoints: np.ndarray, size: tuple[int, int], sigma: float, scale: float) -> torch.Tensor:
-    """[18, 2] keypoints (NaN = missing) -> [1, 18, H, W] belief maps narrowed to ``scale``."""
-    kp = torch.from_numpy(np.nan_to_num(keypoints, nan=-1e4)).float()[None]
-    return narrow_maps(belief_maps(kp, size[0], size[1], sigma), scale)
 
 
 def main() -> None:
@@ -82,19 +74,21 @@ def main() -> None:
         seen = np.zeros(18)
         for src_name, tgt_name in pairs:
             src = to_tensor(read_image(resolve_by_stem(args.data / "images", Path(src_name).stem)))[None]
-            size = tuple(src.shape[-2:])
-            sigma = sigma_pixels(size[0], cfg.pose.sigma_frac)
-            both = (~np.isnan(ann[src_name]).any(-1)) & (~np.isnan(ann[tgt_name]).any(-1))
-            m_o = patch_maps(ann[src_name], size, sigma, scale)
-            m_f = patch_maps(ann[tgt_name], size, sigma, scale)
+            h, w = src.shape[-2:]
+            sigma = sigma_pixels(h, cfg.pose.sigma_frac)
+            both = visible(ann[src_name]) & visible(ann[tgt_name])
+            # belief_maps gives a missing (NaN) joint an all-zero map
+            m_o, m_f = (narrow_maps(belief_maps(torch.from_numpy(ann[k])[None], h, w, sigma), scale)
+                        for k in (src_name, tgt_name))
             targets = {"truth": resolve_by_stem(args.data / "images", Path(tgt_name).stem)}
             for folder in args.renders:
                 targets[folder.name] = resolve_by_stem(folder, f"{Path(src_name).stem}___{Path(tgt_name).stem}")
             if any(p is None for p in targets.values()):
                 continue
             with torch.no_grad():
+                feat_src = psi(src)
                 for col, path in targets.items():
-                    colour, style = joint_terms(psi, src, to_tensor(read_image(path))[None], m_o, m_f)
+                    colour, style = joint_terms(psi, src, to_tensor(read_image(path))[None], m_o, m_f, feat_src)
                     sums[col, "colour"][both] += colour[both]
                     sums[col, "style"][both] += style[both]
             seen[both] += 1

@@ -83,12 +83,18 @@ def patch_style_loss(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.T
     The paper's 1/N averages over joints; we average over the (sample, joint) pairs that
     are visible in both, and over the C x C entries. No such pair gives exactly 0.
     """
+    per_joint = patch_style_per_joint(feat_o, feat_f, maps_o, maps_f)
+    both = (vis_o & vis_f).float()  # [B,N]
+    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
+
+
+def patch_style_per_joint(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.Tensor,
+                          maps_f: torch.Tensor) -> torch.Tensor:
+    """Eq. (6) before its average over joints: [B,N], each joint's mean squared Gram difference."""
     size = tuple(feat_o.shape[-2:])
     g_o = patch_grams(feat_o, downsample_maps(maps_o, size))
     g_f = patch_grams(feat_f, downsample_maps(maps_f, size))
-    both = (vis_o & vis_f).float()  # [B,N]
-    per_joint = ((g_o - g_f) ** 2).mean(dim=(-1, -2))  # [B,N]
-    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
+    return ((g_o - g_f) ** 2).mean(dim=(-1, -2))
 
 
 def patch_colours(image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
@@ -110,10 +116,15 @@ def patch_colour_loss(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tens
     the paper; weighted by loss.lambda_colour): each joint's colours in I_pf, around p_f,
     against the same joint's in I_po, around p_o, over the joints visible in both. Psi's
     features at H/2 or H/4 barely see hue; this term does, on the first pass itself."""
-    c_o, c_f = patch_colours(real, maps_o), patch_colours(fake, maps_f)
+    per_joint = patch_colour_per_joint(real, fake, maps_o, maps_f)
     both = (vis_o & vis_f).float()
-    per_joint = ((c_o - c_f) ** 2).mean(dim=(-1, -2))
     return (per_joint * both).sum() / both.sum().clamp(min=1.0)
+
+
+def patch_colour_per_joint(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tensor,
+                           maps_f: torch.Tensor) -> torch.Tensor:
+    """The colour term before its average over joints: [B,N]."""
+    return ((patch_colours(real, maps_o) - patch_colours(fake, maps_f)) ** 2).mean(dim=(-1, -2))
 
 
 def identity_loss(content: torch.Tensor, style: torch.Tensor, lambda_style: float,
