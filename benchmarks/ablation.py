@@ -2,6 +2,7 @@
 
     python benchmarks/ablation.py --out runs/ablation --pairs 100   # ~4.5 h on a 2-core CPU (rows one after another)
     python benchmarks/ablation.py --out runs/ablation --steps 300 --pairs 40 --no-kid --judge-steps 300   # smoke
+    python benchmarks/ablation.py --out runs/ablation --pairs 100 --rows full l1_identity --seeds 4   # seed spread
 
 Rows, all trained for the same number of steps with the same batch on the same data
 (`poseshift synth`, 64x64, the `synthetic` preset):
@@ -56,16 +57,21 @@ ROWS = {
 }
 
 
-def train_row(name: str, data: Path, out: Path, steps: int) -> Path:
-    run = out / name
+def run_name(name: str, seed: int) -> str:
+    """A row's run folder (and renders folder) for one training seed: seed 0 keeps the row's name."""
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
+def train_row(name: str, data: Path, out: Path, steps: int, seed: int = 0) -> Path:
+    run = out / run_name(name, seed)
     ckpt = run / "checkpoints" / "last.safetensors"
     if ckpt.is_file() and Checkpoint(ckpt, prefixes=("G",)).state.get("step", 0) >= steps:
-        print(f"[{name}] reusing {ckpt}")
+        print(f"[{run.name}] reusing {ckpt}")
         return ckpt
     t0 = time.time()
-    cfg = load_config("synthetic", ROWS[name])
+    cfg = load_config("synthetic", ROWS[name] + ([f"train.seed={seed}"] if seed else []))
     build_trainer(cfg, data, run, resume=True).train(max_steps=steps)
-    print(f"[{name}] trained {steps} steps in {(time.time() - t0) / 60:.1f} min")
+    print(f"[{run.name}] trained {steps} steps in {(time.time() - t0) / 60:.1f} min")
     return ckpt
 
 
@@ -117,6 +123,19 @@ def paired_bootstrap(a: dict[str, np.ndarray], b: dict[str, np.ndarray], resampl
     diff = pose(a) - pose(b)
     return {"ssim": [float(np.percentile(ssim, 2.5)), float(np.percentile(ssim, 97.5))],
             "pose_error_px": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
+
+
+def combine_seeds(runs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One row's per-pair values over its training seeds: ssim averaged over the seeds that
+    rendered the pair; the pose error joint-weighted over them, so that the combined row's
+    table value is the mean over seeds of its joint-weighted error when every seed scored the
+    same joints."""
+    ssim = np.stack([r["ssim"] for r in runs])
+    seen = ~np.isnan(ssim)
+    ssim = np.where(seen.any(0), np.nansum(ssim, 0) / np.maximum(seen.sum(0), 1), np.nan)
+    weighted = sum(r["err"] * r["n"] for r in runs)
+    joints = sum(r["n"] for r in runs)
+    return {"ssim": ssim, "err": weighted / np.maximum(joints, 1.0), "n": joints / len(runs)}
 
 
 def foreground(image: np.ndarray, threshold: float = 40.0) -> np.ndarray:
@@ -193,13 +212,20 @@ def main() -> None:
     ap.add_argument("--judge-blocks", type=int, default=6)
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--no-kid", action="store_true")
+    # Training seeds per row (train.seed 0..N-1; seed k > 0 in the folder ROW_seedk): the table
+    # shows each column's mean over the seeds and the intervals pool the seeds per pair. Two seeds
+    # of the same row differed by up to 0.6 px of pose error at 4,000 steps (docs/short-runs.md).
+    ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--train-only", action="store_true", help="train the rows' models and stop")
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
     out = Path(args.out)
     data = out / "data"
     if not (data / "annotations.csv").is_file():
         write_dataset(data, args.people, args.poses_per_person, 64, seed=0)
-    ckpts = {name: train_row(name, data, out, args.steps) for name in args.rows}
+    seeds = list(range(args.seeds))
+    ckpts = {(name, seed): train_row(name, data, out, args.steps, seed) for name in args.rows for seed in seeds}
     if args.train_only:
         return
 
@@ -213,44 +239,82 @@ def main() -> None:
     pairs = [pairs[i] for i in sorted(np.random.default_rng(0).permutation(len(pairs))[: args.pairs])]
     ann = read_annotations_csv(data / "annotations.csv")
     metrics = ["ssim", "mask_ssim"] + ([] if args.no_kid else ["kid"])
-    results, per_pair = {}, {}
+    columns = [*metrics, "pose_error_px", "silhouette_shift", "colour_identity"]
+    results, per_pair, per_seed_pairs = {}, {}, {}
     for name in [*args.rows, "copy"]:
-        folder = out / "renders" / name
-        if name == "copy":
-            copy_pairs(pairs, data, folder)
-        else:
-            render_pairs(Reposer.from_checkpoint(ckpts[name], device="cpu"), pairs, data, folder, progress=False)
-        report = evaluate_pairs(pairs, data, folder, out / f"eval_{name}.json", metrics=metrics,
-                                sheet_png=out / f"sheet_{name}.png", progress=False)
-        row = {m: report["metrics"][m].get("value") for m in metrics}
-        err, n = judge_pairs(judge, folder, pairs, ann)
-        per_pair[name] = {"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n}
-        row["pose_error_px"] = mean_joint_error(err, n)
-        row["silhouette_shift"] = silhouette_shift(folder, data, pairs)
-        row["colour_identity"] = colour_identity(folder, data, pairs)
-        row["n"] = report["n"]
-        results[name] = row
-        print(name, json.dumps(row), flush=True)
+        runs = []
+        for seed in (seeds if name != "copy" else [0]):
+            label = run_name(name, seed)
+            folder = out / "renders" / label
+            if name == "copy":
+                copy_pairs(pairs, data, folder)
+            else:
+                render_pairs(Reposer.from_checkpoint(ckpts[name, seed], device="cpu"), pairs, data, folder,
+                             progress=False)
+            report = evaluate_pairs(pairs, data, folder, out / f"eval_{label}.json", metrics=metrics,
+                                    sheet_png=out / f"sheet_{label}.png", progress=False)
+            row = {m: report["metrics"][m].get("value") for m in metrics}
+            err, n = judge_pairs(judge, folder, pairs, ann)
+            runs.append({"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n})
+            row["pose_error_px"] = mean_joint_error(err, n)
+            row["silhouette_shift"] = silhouette_shift(folder, data, pairs)
+            row["colour_identity"] = colour_identity(folder, data, pairs)
+            row["n"] = report["n"]
+            print(label, json.dumps(row), flush=True)
+            results.setdefault(name, []).append(row)
+        per_seed_pairs[name] = runs
+        per_pair[name] = combine_seeds(runs)
+    table = {name: mean_over_seeds(rows, columns) for name, rows in results.items()}
     gt_error = judge_renders_gt(judge, data, pairs, ann)
-    # Is a row's difference from the full method more than the choice of test pairs?
+    # Is a row's difference from the full method more than the choice of test pairs (and, with
+    # several seeds, than one seed's luck: each seed's own interval is kept too)?
     full_minus = {name: paired_bootstrap(per_pair["full"], per_pair[name])
                   for name in per_pair if name != "full"} if "full" in per_pair else {}
+    full_minus_seed = {}
+    if "full" in per_pair and len(seeds) > 1:
+        full_minus_seed = {name: [paired_bootstrap(f, r) for f, r in zip(per_seed_pairs["full"], runs)]
+                           for name, runs in per_seed_pairs.items() if name not in ("full", "copy")}
     summary = {"steps": args.steps, "batch": load_config("synthetic").train.batch_size, "pairs": len(pairs),
-               "judge_error_on_ground_truth_px": gt_error, "machine": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": results,
-               "full_minus_row_95pct": full_minus}
+               "seeds": args.seeds, "judge_error_on_ground_truth_px": gt_error,
+               "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+               "threads": torch.get_num_threads(), "rows": table, "full_minus_row_95pct": full_minus}
+    if full_minus_seed:
+        summary["full_minus_row_95pct_per_seed"] = full_minus_seed
     (out / "ablation.json").write_text(json.dumps(summary, indent=2) + "\n")
-    kid_head = " KID |" if "kid" in metrics else ""
-    print(f"\n| row | ssim | mask_ssim | pose error (px @64) | silhouette shift | colour identity |{kid_head}")
-    print(f"|---|---|---|---|---|---|{'---|' if 'kid' in metrics else ''}")
-    for name, r in results.items():
-        kid = f" {r['kid']:.4f} |" if "kid" in metrics and r.get("kid") is not None else ""
-        print(f"| {name} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['pose_error_px']:.2f} "
-              f"| {r['silhouette_shift']:+.3f} | {r['colour_identity']:+.3f} |{kid}")
-    print(f"\npose judge on the ground-truth images themselves: {gt_error:.2f} px; n = {len(pairs)} pairs")
+    print_table(table, "kid" in metrics, gt_error, len(pairs), args.seeds)
     for name, ci in full_minus.items():
         print(f"full - {name}, paired bootstrap 95%: ssim [{ci['ssim'][0]:+.4f}, {ci['ssim'][1]:+.4f}], "
               f"pose error [{ci['pose_error_px'][0]:+.2f}, {ci['pose_error_px'][1]:+.2f}] px")
+        for seed, s_ci in enumerate(full_minus_seed.get(name, [])):
+            print(f"    seed {seed}: ssim [{s_ci['ssim'][0]:+.4f}, {s_ci['ssim'][1]:+.4f}], "
+                  f"pose error [{s_ci['pose_error_px'][0]:+.2f}, {s_ci['pose_error_px'][1]:+.2f}] px")
+
+
+def mean_over_seeds(rows: list[dict], columns: list[str]) -> dict:
+    """A row's table entry: each column's mean over its seeds (None where a seed has none, as
+    KID without the FID Inception); the values of each seed are kept under ``per_seed``."""
+    entry = {c: None if any(r.get(c) is None for r in rows) else float(np.mean([r[c] for r in rows]))
+             for c in columns}
+    entry.update(n=rows[0]["n"], seeds=len(rows))
+    if len(rows) > 1:
+        entry["per_seed"] = rows
+    return entry
+
+
+def print_table(table: dict, kid: bool, gt_error: float, pairs: int, seeds: int) -> None:
+    kid_head = " KID |" if kid else ""
+    print(f"\n| row | ssim | mask_ssim | pose error (px @64) | silhouette shift | colour identity |{kid_head}")
+    print(f"|---|---|---|---|---|---|{'---|' if kid else ''}")
+    for name, r in table.items():
+        cell = f" {r['kid']:.4f} |" if kid and r.get("kid") is not None else (" |" if kid else "")
+        print(f"| {name} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['pose_error_px']:.2f} "
+              f"| {r['silhouette_shift']:+.3f} | {r['colour_identity']:+.3f} |{cell}")
+    if seeds > 1:
+        print(f"\n(means over {seeds} training seeds; per seed, ssim / pose error:)")
+        for name, r in table.items():
+            if "per_seed" in r:
+                print(f"  {name}: " + ", ".join(f"{s['ssim']:.4f} / {s['pose_error_px']:.2f}" for s in r["per_seed"]))
+    print(f"\npose judge on the ground-truth images themselves: {gt_error:.2f} px; n = {pairs} pairs")
 
 
 def judge_renders_gt(judge, data: Path, pairs, ann) -> float:

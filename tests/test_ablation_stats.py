@@ -67,3 +67,29 @@ def test_colour_identity_tells_own_colours_from_anyone_elses(tmp_path):
     assert own == 1.0  # the render's colours are exactly its person's, and nobody else's
     assert alike == 0.0  # everyone rendered the same: no identity
     assert other == -1.0  # everyone wearing the next person's colours
+
+
+def test_seeds_combine_into_their_mean_and_a_seed_missing_a_render_leaves_the_others():
+    rng = np.random.default_rng(3)
+    a, b = _row(rng), _row(rng)
+    b["n"] = a["n"].copy()  # both seeds scored the same joints of each target
+    both = ablation.combine_seeds([a, b])
+    assert np.allclose(both["ssim"], (a["ssim"] + b["ssim"]) / 2)
+    table = ablation.mean_joint_error(both["err"], both["n"])
+    each = [ablation.mean_joint_error(r["err"], r["n"]) for r in (a, b)]
+    assert np.isclose(table, np.mean(each))
+    # Seed b did not render pair 0 (no ssim, no joints scored): pair 0 is seed a's alone.
+    b["ssim"][0], b["n"][0], b["err"][0] = np.nan, 0.0, 0.0
+    both = ablation.combine_seeds([a, b])
+    assert np.isclose(both["ssim"][0], a["ssim"][0]) and np.isclose(both["err"][0], a["err"][0])
+    # The combined rows bootstrap like any row: a seed set against itself differs by nothing.
+    assert ablation.paired_bootstrap(both, both)["pose_error_px"] == [0.0, 0.0]
+    assert [ablation.run_name("full", s) for s in (0, 2)] == ["full", "full_seed2"]
+
+
+def test_a_rows_table_entry_is_the_mean_of_its_seeds_and_keeps_each_seed():
+    rows = [{"ssim": 0.7, "kid": 0.2, "n": 100}, {"ssim": 0.8, "kid": None, "n": 100}]
+    entry = ablation.mean_over_seeds(rows, ["ssim", "kid"])
+    assert np.isclose(entry["ssim"], 0.75) and entry["kid"] is None  # no KID for one seed: none for the row
+    assert entry["seeds"] == 2 and entry["per_seed"] == rows
+    assert "per_seed" not in ablation.mean_over_seeds(rows[:1], ["ssim"])
