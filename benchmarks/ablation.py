@@ -37,8 +37,7 @@ import torch
 
 from poseshift.checkpoint import Checkpoint
 from poseshift.config import load_config
-from poseshift.data import read_split
-from poseshift.evaluate import evaluate_pairs, read_pairs
+from poseshift.evaluate import evaluate_pairs, sample_pairs
 from poseshift.images import read_image, resolve_by_stem, to_tensor
 from poseshift.metrics.ssim import ssim_patn
 from poseshift.pose.keypoints_io import read_annotations_csv
@@ -92,10 +91,6 @@ def judge_pairs(judge, folder: Path, pairs, ann) -> tuple[np.ndarray, np.ndarray
 def mean_joint_error(errors: np.ndarray, counts: np.ndarray) -> float:
     """Mean error over all scored joints of all pairs (the table's pose error)."""
     return float((errors * counts).sum() / max(1.0, counts.sum()))
-
-
-def judge_renders(judge, folder: Path, pairs, ann) -> float:
-    return mean_joint_error(*judge_pairs(judge, folder, pairs, ann))
 
 
 def pair_ssim(folder: Path, data: Path, pairs) -> np.ndarray:
@@ -234,9 +229,7 @@ def main() -> None:
         train_pose_judge(data, 64, args.judge_steps, judge_path, blocks=args.judge_blocks)
     judge, _ = load_pose_judge(judge_path)
 
-    splits = read_split(data / "split.csv")
-    pairs = [(a, b) for a, b in read_pairs(data / "pairs.csv") if splits[a] == "test" and splits[b] == "test"]
-    pairs = [pairs[i] for i in sorted(np.random.default_rng(0).permutation(len(pairs))[: args.pairs])]
+    pairs = sample_pairs(data, args.pairs)
     ann = read_annotations_csv(data / "annotations.csv")
     metrics = ["ssim", "mask_ssim"] + ([] if args.no_kid else ["kid"])
     columns = [*metrics, "pose_error_px", "silhouette_shift", "colour_identity"]

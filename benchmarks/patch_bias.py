@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 from poseshift.config import load_config
-from poseshift.data import read_split
-from poseshift.evaluate import read_pairs
+from poseshift.evaluate import sample_pairs
 from poseshift.images import read_image, resolve_by_stem, to_tensor
 from poseshift.losses import narrow_maps, patch_colour_per_joint, patch_style_per_joint
 from poseshift.nets import build_feature_net
@@ -63,11 +62,7 @@ def main() -> None:
     cfg = load_config(args.config)
     psi = build_feature_net(cfg).eval()
     ann = read_annotations_csv(args.data / "annotations.csv")
-    pairs = read_pairs(args.data / "pairs.csv")
-    if (args.data / "split.csv").is_file():
-        splits = read_split(args.data / "split.csv")
-        pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
-    pairs = [pairs[i] for i in sorted(np.random.default_rng(0).permutation(len(pairs))[: args.pairs])]
+    pairs = sample_pairs(args.data, args.pairs, args.split)
     columns = ["truth", *[str(f.name) for f in args.renders]]
     for scale in args.scales:
         sums = {(c, k): np.zeros(18) for c in columns for k in ("colour", "style")}

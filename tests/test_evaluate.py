@@ -115,3 +115,19 @@ def test_unknown_metric_and_missing_folder(tmp_path):
         evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, metrics=["nope"], progress=False)
     with pytest.raises(FileNotFoundError):
         evaluate_pairs(tmp_path / "pairs.csv", data, tmp_path / "absent", None, progress=False)
+
+
+def test_sample_pairs_draws_held_out_pairs_reproducibly_in_file_order(tmp_path):
+    from poseshift.evaluate import sample_pairs
+
+    pairs = [(f"p{i}_0.png", f"p{i}_1.png") for i in range(30)]
+    (tmp_path / "pairs.csv").write_text("from,to\n" + "".join(f"{a},{b}\n" for a, b in pairs))
+    held_out = {i for i in range(30) if i % 3 == 0}
+    (tmp_path / "split.csv").write_text("name,person,split\n" + "".join(
+        f"p{i}_{k}.png,p{i},{'test' if i in held_out else 'train'}\n" for i in range(30) for k in (0, 1)))
+    drawn = sample_pairs(tmp_path, 6)
+    assert len(drawn) == 6 and drawn == sample_pairs(tmp_path, 6)  # the same pairs every time
+    assert all(int(a[1:].split("_")[0]) in held_out for a, _ in drawn)  # only held-out people
+    assert drawn == sorted(drawn, key=pairs.index)  # in the file's order
+    assert len(sample_pairs(tmp_path, 100)) == 10 and len(sample_pairs(tmp_path, 100, split=None)) == 30
+    assert sample_pairs(tmp_path, 6, seed=1) != drawn

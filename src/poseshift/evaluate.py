@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from poseshift.data import read_split
 from poseshift.images import read_image, resolve_by_stem
 from poseshift.metrics import (
     DEFAULT_METRICS,
@@ -53,6 +54,19 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
             if row.get("from") and row.get("to"):
                 rows.append((row["from"], row["to"]))
     return rows
+
+
+def sample_pairs(data: str | Path, n: int, split: str | None = "test", seed: int = 0) -> list[tuple[str, str]]:
+    """At most ``n`` pairs of DATA/pairs.csv whose two images are both in ``split`` (by
+    DATA/split.csv, where the dataset has one; ``None``: every pair), drawn with ``seed`` and kept
+    in the file's order: the benchmarks' fixed test set (the ablation and patch_bias score the
+    same pairs)."""
+    data = Path(data)
+    pairs = read_pairs(data / "pairs.csv")
+    if split is not None and (data / "split.csv").is_file():
+        splits = read_split(data / "split.csv")
+        pairs = [(a, b) for a, b in pairs if splits.get(a) == split and splits.get(b) == split]
+    return [pairs[i] for i in sorted(np.random.default_rng(seed).permutation(len(pairs))[:n])]
 
 
 def _stem(name: str) -> str:
