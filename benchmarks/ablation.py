@@ -14,7 +14,10 @@ Rows, all trained for the same number of steps with the same batch on the same d
   no_style     lambda (patch-style weight, eq. 7) = 0, and the pixel patch-colour term with it
   no_pose      lambda_P = 0 (no conditional pose loss, eq. 3; Phi then learns nothing either)
   supervised   the same G trained on ground-truth pairs with L1 + lambda_Id x content
+  warp_g       the full method with the part-warping G (model.g_arch = warp, not in the paper)
+  warp_g_supervised  that G trained as the supervised row
   copy         the source image as the answer
+  warp_only    the source warped part by part into the target pose, untrained (poseshift.warp)
 Columns: ssim and mask_ssim (PATN protocol), the pose error of the render in pixels as
 measured by a pose regressor trained only on ground-truth images (`pose_judge`), the
 silhouette shift (IoU of the render's silhouette with the target's minus that with the
@@ -44,7 +47,7 @@ from poseshift.pose.keypoints_io import read_annotations_csv
 from poseshift.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge
 from poseshift.synth import write_dataset
 from poseshift.train import build_trainer
-from poseshift.transfer import Reposer, copy_pairs, render_pairs
+from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
 
 ROWS = {
     "full": [],
@@ -53,7 +56,11 @@ ROWS = {
     "no_style": ["loss.lambda_style=0", "loss.lambda_colour=0"],
     "no_pose": ["loss.lambda_pose=0"],
     "supervised": ["train.mode=supervised"],
+    # model.g_arch = warp (not in the paper): the same objective with the part-warping G.
+    "warp_g": ["model.g_arch=warp"],
+    "warp_g_supervised": ["model.g_arch=warp", "train.mode=supervised"],
 }
+BASELINES = ("copy", "warp_only")
 
 
 def run_name(name: str, seed: int) -> str:
@@ -212,6 +219,8 @@ def main() -> None:
     # of the same row differed by up to 0.6 px of pose error at 4,000 steps (docs/short-runs.md).
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--train-only", action="store_true", help="train the rows' models and stop")
+    ap.add_argument("--extra", action="append", default=[], metavar="LABEL=CKPT",
+                    help="also score this checkpoint as a row (e.g. the shipped demo model)")
     args = ap.parse_args()
     if args.seeds < 1:
         ap.error("--seeds must be at least 1")
@@ -221,6 +230,11 @@ def main() -> None:
         write_dataset(data, args.people, args.poses_per_person, 64, seed=0)
     seeds = list(range(args.seeds))
     ckpts = {(name, seed): train_row(name, data, out, args.steps, seed) for name in args.rows for seed in seeds}
+    extra = dict(item.split("=", 1) for item in args.extra)
+    for label, path in extra.items():
+        if not Path(path).is_file():
+            ap.error(f"--extra {label}={path}: no such checkpoint")
+        ckpts[label, 0] = Path(path)
     if args.train_only:
         return
 
@@ -234,13 +248,15 @@ def main() -> None:
     metrics = ["ssim", "mask_ssim"] + ([] if args.no_kid else ["kid"])
     columns = [*metrics, "pose_error_px", "silhouette_shift", "colour_identity"]
     results, per_pair, per_seed_pairs = {}, {}, {}
-    for name in [*args.rows, "copy"]:
+    for name in [*args.rows, *extra, *BASELINES]:
         runs = []
-        for seed in (seeds if name != "copy" else [0]):
+        for seed in (seeds if name not in (*BASELINES, *extra) else [0]):
             label = run_name(name, seed)
             folder = out / "renders" / label
             if name == "copy":
                 copy_pairs(pairs, data, folder)
+            elif name == "warp_only":
+                warp_pairs(pairs, data, folder)
             else:
                 render_pairs(Reposer.from_checkpoint(ckpts[name, seed], device="cpu"), pairs, data, folder,
                              progress=False)
@@ -266,7 +282,7 @@ def main() -> None:
     full_minus_seed = {}
     if "full" in per_pair and len(seeds) > 1:
         full_minus_seed = {name: [paired_bootstrap(f, r) for f, r in zip(per_seed_pairs["full"], runs)]
-                           for name, runs in per_seed_pairs.items() if name not in ("full", "copy")}
+                           for name, runs in per_seed_pairs.items() if name not in ("full", *BASELINES)}
     summary = {"steps": args.steps, "batch": load_config("synthetic").train.batch_size, "pairs": len(pairs),
                "seeds": args.seeds, "judge_error_on_ground_truth_px": gt_error,
                "machine": platform.processor() or platform.machine(), "torch": torch.__version__,

@@ -53,7 +53,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
     out = _new_output(args.out, args.overwrite)
     reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
-    write_image(out, reposer(args.image, args.pose))
+    try:
+        write_image(out, reposer(args.image, args.pose, args.source_pose))
+    finally:
+        reposer.close()
     print(f"wrote {out}")
     return 0
 
@@ -110,8 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from poseshift.evaluate import evaluate_pairs, read_pairs
 
-    if sum(map(bool, (args.generated, args.checkpoint, args.copy_source))) != 1:
-        raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT or --copy-source")
+    if sum(map(bool, (args.generated, args.checkpoint, args.copy_source, args.warp_only))) != 1:
+        raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT, --copy-source or --warp-only")
     out = Path(args.out)
     generated = Path(args.generated) if args.generated else out.parent / (out.stem + "_images")
     pairs = read_pairs(args.pairs)
@@ -121,14 +124,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         splits = read_split(Path(args.data) / "split.csv")
         pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
         print(f"{len(pairs)} pairs with both images in split {args.split!r}")
-    if args.checkpoint or args.copy_source:
-        from poseshift.transfer import Reposer, copy_pairs, render_pairs
+    if args.checkpoint or args.copy_source or args.warp_only:
+        from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
 
         if args.copy_source:
             counts = copy_pairs(pairs, args.data, generated)
+        elif args.warp_only:
+            counts = warp_pairs(pairs, args.data, generated)
         else:
             reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
-            counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
+            try:
+                counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
+            finally:
+                reposer.close()
         print(f"wrote {counts['rendered']} images into {generated}")
     detector = None
     wanted = args.metrics or None
@@ -219,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--image", required=True, help="photo of the person (any size)")
     r.add_argument("--pose", required=True, help="target keypoints (annotation CSV, OpenPose JSON or plain JSON) "
                                                 "in the pixel frame of --image")
+    r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
+                                          "(model.g_arch=warp); detected when absent")
     r.add_argument("--out", required=True, help="output PNG")
     r.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     r.add_argument("--overwrite", action="store_true")
@@ -247,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--generated", help="folder of <from stem>___<to stem>.png")
     ev.add_argument("--checkpoint", help="render the pairs with this checkpoint (kept beside the report)")
     ev.add_argument("--copy-source", action="store_true", help="baseline: the source image as the render")
+    ev.add_argument("--warp-only", action="store_true", help="baseline: the source warped part by part into the "
+                                                             "target pose, untrained (poseshift.warp)")
     ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
     ev.add_argument("--out", required=True, help="report JSON")
     ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")

@@ -34,6 +34,11 @@ class PoseConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     image_size: int = 256
+    # G's architecture. "resnet": the paper's G (section 4.2), G(I | p_f). "warp" (not in the
+    # paper): the same trunk given the source warped part by part into p_f (poseshift.warp)
+    # beside I_po and p_f, answering a blend of that warp and its own pixels
+    # (nets/warp_generator.py); it also needs p_o. Eq. (8) trains either unchanged.
+    g_arch: str = "resnet"
     # G: CycleGAN's ResNet generator (Johnson et al.), section 4.2.
     g_channels: int = 64
     g_blocks: int = 9  # 9 residual blocks at 256, 6 below (CycleGAN's choice)
@@ -182,6 +187,7 @@ _CHOICES = {
     ("loss", "pose_reduction"): ("mean", "sum"),
     ("model", "norm"): ("instance", "batch"),
     ("model", "g_upsample"): ("deconv", "resize"),
+    ("model", "g_arch"): ("resnet", "warp"),
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0", "inception_fid"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "mode"): ("unsupervised", "supervised"),

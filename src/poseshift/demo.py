@@ -63,7 +63,9 @@ def run_training_demo(out: str | Path = "poseshift-demo", train_seconds: float =
     for i in range(min(6, len(test))):
         item = test[i]
         maps = belief_maps(torch.from_numpy(targets), 64, 64, reposer.sigma)
-        renders = reposer.render_tensor(item["image"][None].expand(len(targets), -1, -1, -1), maps)
+        n = len(targets)
+        renders = reposer.render_tensor(item["image"][None].expand(n, -1, -1, -1), maps,
+                                        item["keypoints"][None].expand(n, -1, -1), torch.from_numpy(targets))
         row = [to_uint8(item["image"])]
         for t, r in zip(targets, renders):
             row += [draw_skeleton(t, 64, 64), to_uint8(r)]
@@ -79,13 +81,13 @@ def _person_views(index: int, size: int, n_targets: int):
     ground truth (the same person rendered there) for the sheet."""
     rng = person_seed_rng(DEMO_SEED, index)
     person = sample_person(rng)
-    source, _, _ = render(person, sample_pose(rng), float(rng.uniform(-0.4, 0.4)), size)
+    source, source_kp, _ = render(person, sample_pose(rng), float(rng.uniform(-0.4, 0.4)), size)
     views = []
     for k in range(n_targets):
         yaw = float(np.pi * k / max(1, n_targets - 1) * (1 if index % 2 else -1))  # front -> back
         image, kp, _ = render(person, sample_pose(rng), yaw, size)
         views.append((kp, image))
-    return person, source, views
+    return person, (source, source_kp), views
 
 
 def run_demo(out: str | Path = "poseshift-demo", checkpoint: str | Path | None = None, people: int = 4,
@@ -101,21 +103,21 @@ def run_demo(out: str | Path = "poseshift-demo", checkpoint: str | Path | None =
     size = reposer.size
     rows = []
     for i in range(people):
-        _, source, views = _person_views(i, size, 4)
+        _, (source, source_kp), views = _person_views(i, size, 4)
         row = [source]
         for kp, truth in views:
-            row += [draw_skeleton(kp, size, size), reposer(source, kp), truth]
+            row += [draw_skeleton(kp, size, size), reposer(source, kp, source_kp), truth]
         rows.append(row)
     header = ["input"] + ["pose", "render", "truth"] * 4
     sheet = write_image(out / "sheet.png", grid(rows, header=header))
     # A full turn: one person, one articulation, yaw 0..360; the model sees only the front.
     rng = person_seed_rng(DEMO_SEED, 1000)
     person, pose = sample_person(rng), sample_pose(rng)
-    source = render(person, pose, 0.0, size)[0]
+    source, source_kp, _ = render(person, pose, 0.0, size)
     frames = []
     for k in range(turn_frames):
         truth, kp, _ = render(person, pose, 2 * np.pi * k / turn_frames, size)
-        frame = grid([[source, draw_skeleton(kp, size, size), reposer(source, kp), truth]],
+        frame = grid([[source, draw_skeleton(kp, size, size), reposer(source, kp, source_kp), truth]],
                      header=["input", "pose", "render", "truth"])
         frames.append(Image.fromarray(frame).resize((frame.shape[1] * 2, frame.shape[0] * 2), Image.NEAREST))
     gif = out / "turn.gif"

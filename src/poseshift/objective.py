@@ -29,19 +29,22 @@ from poseshift.nets import Networks
 
 @dataclass
 class Batch:
-    """real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool."""
+    """real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool; kp_* [B,18,2] pixels
+    (NaN missing), which a generator that warps the source needs (model.g_arch = warp)."""
 
     real: torch.Tensor
     maps_o: torch.Tensor
     maps_f: torch.Tensor
     vis_o: torch.Tensor
     vis_f: torch.Tensor
+    kp_o: torch.Tensor | None = None
+    kp_f: torch.Tensor | None = None
     target: torch.Tensor | None = None  # ground truth I_pf, supervised baseline only
 
 
 def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0,
                  grad_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    fake = nets.G(batch.real, batch.maps_f)  # I_pf = G(I_po | p_f)
+    fake = nets.G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)  # I_pf = G(I_po | p_f)
     # loss.cycle_noise_std (not in the paper): Gaussian noise on I_pf before the second
     # pass, so that G cannot hide I_po in faint patterns of I_pf (Bashkirova et al. 2019).
     second = fake + noise_std * torch.randn_like(fake) if noise_std > 0 else fake
@@ -51,7 +54,7 @@ def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0,
         second = second.detach()
     elif grad_scale != 1.0:
         second = second.detach() + grad_scale * (second - second.detach())
-    recovered = nets.G(second, batch.maps_o)  # I^_po = G(I_pf | p_o)
+    recovered = nets.G(second, batch.maps_o, batch.kp_f, batch.kp_o)  # I^_po = G(I_pf | p_o); I_pf is in p_f
     return fake, recovered
 
 
@@ -99,7 +102,7 @@ def supervised_terms(nets: Networks, batch: Batch, cfg: LossConfig) -> tuple[dic
     """The supervised baseline of the ablation (not the paper's method): G(I_po | p_f)
     against the ground-truth I_pf with L1 plus lambda_Id x the content loss of eq. (4)."""
     assert batch.target is not None, "the supervised objective needs ground-truth targets"
-    fake = nets.G(batch.real, batch.maps_f)
+    fake = nets.G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)
     t = {"l1": l1_identity_loss(batch.target, fake),
          "content": content_loss(nets.Psi(batch.target), nets.Psi(fake))}
     t["total"] = t["l1"] + cfg.lambda_id * t["content"]

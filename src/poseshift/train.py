@@ -43,6 +43,7 @@ from poseshift.pool import ImagePool
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels, visible
 from poseshift.sheets import grid
+from poseshift.warp import warp_only
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,8 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         kp_o, kp_f = kp_o.to(dev), kp_f.to(dev)
         return Batch(images, belief_maps(kp_o, self.size, self.size, self.sigma),
-                     belief_maps(kp_f, self.size, self.size, self.sigma), visible(kp_o), visible(kp_f))
+                     belief_maps(kp_f, self.size, self.size, self.sigma), visible(kp_o), visible(kp_f),
+                     kp_o, kp_f)
 
     def next_batch(self) -> Batch:
         items = [self.data[int(i)] for i in self._next_indices()]
@@ -321,22 +323,26 @@ class Trainer:
 
     @torch.no_grad()
     def write_samples(self) -> Path:
-        """Sheet: input | target skeleton | render I_pf | render back I^_po, a row per sample."""
+        """Sheet: input | target skeleton | (warp only) | render I_pf | render back I^_po, a row per sample."""
         images, kp_o, kp_f = self._fixed
         batch = self._make_batch(images, kp_o, kp_f)
         G = self.inference_generator()
         was_training = G.training
         G.eval()
         with self._autocast():
-            fake = G(batch.real, batch.maps_f)
-            back = G(fake, batch.maps_o)
+            fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)
+            back = G(fake, batch.maps_o, batch.kp_f, batch.kp_o)
         G.train(was_training)
+        # A warping G (model.g_arch = warp): its untrained floor beside the render.
+        warped = warp_only(batch.real, batch.kp_o, batch.kp_f) if getattr(G, "needs_source_pose", False) else None
         rows = []
         for i in range(len(images)):
-            rows.append([to_uint8(images[i]), draw_skeleton(kp_f[i].numpy(), self.size, self.size),
-                         to_uint8(fake[i]), to_uint8(back[i])])
+            row = [to_uint8(images[i]), draw_skeleton(kp_f[i].numpy(), self.size, self.size)]
+            row += [] if warped is None else [to_uint8(warped[i])]
+            rows.append(row + [to_uint8(fake[i]), to_uint8(back[i])])
+        header = ["input", "target", *([] if warped is None else ["warp"]), "render", "back"]
         path = self.run / "samples" / f"step_{self.step_count:07d}.png"
-        write_image(path, grid(rows, header=["input", "target", "render", "back"]))
+        write_image(path, grid(rows, header=header))
         return path
 
     def _log(self, record: dict[str, Any]) -> None:

@@ -9,11 +9,16 @@ from poseshift.config import Config
 from poseshift.nets.patchgan import PatchDiscriminator
 from poseshift.nets.psi import Psi, build_psi
 from poseshift.nets.resnet import Generator, PoseRegressor
+from poseshift.nets.warp_generator import WarpGenerator
+
+GENERATORS: dict[str, type[nn.Module]] = {"resnet": Generator, "warp": WarpGenerator}
 
 
-def build_generator(cfg: Config) -> Generator:
+def build_generator(cfg: Config) -> Generator | WarpGenerator:
+    """``model.g_arch``: the paper's G (``resnet``) or the part-warping G (``warp``). Both are
+    called as ``G(image, maps_f, kp_o, kp_f)``; the paper's ignores the keypoints."""
     m = cfg.model
-    return Generator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample)
+    return GENERATORS[m.g_arch](cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
@@ -33,7 +38,7 @@ def build_feature_net(cfg: Config, pretrained: bool = True) -> Psi:
 
 @dataclass
 class Networks:
-    G: Generator
+    G: Generator | WarpGenerator
     D: PatchDiscriminator
     Phi: PoseRegressor
     Psi: Psi

@@ -71,14 +71,18 @@ class ResnetTrunk(nn.Module):
 
 
 class Generator(nn.Module):
-    """G(I | p): image [B,3,H,W] in [-1,1] and target belief maps [B,18,H,W] -> [B,3,H,W] in [-1,1]."""
+    """G(I | p): image [B,3,H,W] in [-1,1] and target belief maps [B,18,H,W] -> [B,3,H,W] in [-1,1].
+    Keypoints may be passed, as to every generator, and are not used: the paper's G sees only (I, p)."""
+
+    needs_source_pose = False
 
     def __init__(self, num_joints: int = 18, channels: int = 64, n_blocks: int = 9, norm: str = "instance",
                  upsample: str = "deconv"):
         super().__init__()
         self.trunk = ResnetTrunk(3 + num_joints, 3, channels, n_blocks, norm, tanh=True, upsample=upsample)
 
-    def forward(self, image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor | None = None,
+                kp_tgt: torch.Tensor | None = None) -> torch.Tensor:
         assert image.shape[0] == maps.shape[0] and image.shape[2:] == maps.shape[2:], \
             f"image {list(image.shape)} and maps {list(maps.shape)} disagree"
         return self.trunk(torch.cat([image, maps.to(image.dtype)], dim=1))
