@@ -44,9 +44,9 @@ from poseshift.evaluate import evaluate_pairs, sample_pairs
 from poseshift.images import read_image, resolve_by_stem, to_tensor
 from poseshift.metrics.ssim import ssim_patn
 from poseshift.pose.keypoints_io import read_annotations_csv
-from poseshift.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge
+from poseshift.baselines.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge
 from poseshift.synth import write_dataset
-from poseshift.train import build_trainer
+from poseshift.training import build_trainer
 from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
 
 ROWS = {

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from poseshift.config import load_config
-from poseshift.train import build_trainer
+from poseshift.training import build_trainer
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import torch
 
 from poseshift.config import load_config
 from poseshift.figures import write_figures
-from poseshift.train import Trainer
+from poseshift.training import Trainer
 
 
 def _sync(device: torch.device) -> None:

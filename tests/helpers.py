@@ -9,7 +9,7 @@ from poseshift.figures import write_figures
 MICRO = [
     "model.image_size=32", "model.g_channels=8", "model.g_blocks=1", "model.d_channels=8",
     "model.phi_channels=8", "model.phi_blocks=1", "train.batch_size=4", "train.log_every=5",
-    "train.sample_every=10", "train.checkpoint_every=10",
+    "train.sample_every=10", "train.checkpoint_every=10", "train.workers=0",
 ]
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from poseshift.checkpoint import Checkpoint, export_generator
-from poseshift.train import Trainer
+from poseshift.training import Trainer
 from poseshift.transfer import Reposer
 from tests.helpers import figures, micro_config
 
@@ -38,7 +38,7 @@ def test_ema_is_saved_resumed_and_used_for_inference_and_export(tmp_path):
     saved = Checkpoint(ckpt_path)
     assert saved.state["ema_updates"] == 6 and saved.module_state("G_ema")
     second = Trainer(cfg, data, run, resume=True, progress=False)
-    assert second.ema_updates == 6
+    assert second.state.ema_updates == 6
     assert all(torch.equal(a, b) for a, b in zip(_params(second.G_ema), _params(first.G_ema)))
 
     image = torch.rand(1, 3, 32, 32) * 2 - 1

@@ -3,7 +3,7 @@ import torch
 
 from poseshift.checkpoint import Checkpoint, export_generator
 from poseshift.cli import main
-from poseshift.train import Trainer
+from poseshift.training import Trainer
 from tests.helpers import MICRO, figures, micro_config
 
 

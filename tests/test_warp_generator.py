@@ -15,7 +15,7 @@ from poseshift.nets.warp_generator import WarpGenerator
 from poseshift.objective import Batch, render_cycle
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.pose.keypoints_io import read_annotations_csv, write_keypoints
-from poseshift.train import Trainer
+from poseshift.training import Trainer
 from poseshift.transfer import Reposer
 from poseshift.warp import NUM_PARTS, PARTS, part_warp
 from tests.helpers import MICRO, figures, micro_config

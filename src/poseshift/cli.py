@@ -1,6 +1,8 @@
 """The ``poseshift`` command. The only module that parses command lines.
 
     poseshift train --config NAME_OR_FILE --data DIR --out RUN [--max-steps N] [--resume] [--set k=v ...]
+    torchrun --nproc_per_node N -m poseshift train ...     (N processes, DDP; the same flags)
+    poseshift data DIR                                     (what a data folder holds)
     poseshift transfer --checkpoint CKPT --image IMG --pose POSE --out OUT.png
     poseshift pose IMAGE_OR_DIR ... --out FILE.csv|FILE.json [--masks DIR]
     poseshift prepare --images DIR --out DIR [--size N | --size H W] [--fit pad|resize]
@@ -34,16 +36,21 @@ def _new_output(path: str, overwrite: bool) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from poseshift.config import apply_overrides, load_config
-    from poseshift.train import build_trainer
+    from poseshift.training import build_trainer
+    from poseshift.training.distributed import finish_distributed
 
     overrides = list(args.set or [])
     if args.device:
         overrides.append(f"train.device={args.device}")
     cfg = apply_overrides(load_config(args.config), overrides)
-    trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
-                            init=args.init)
-    trainer.train(max_steps=args.max_steps)
-    print(f"checkpoint: {trainer.ckpt_path} (step {trainer.step_count})")
+    try:
+        trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
+                                init=args.init)
+        trainer.train(max_steps=args.max_steps)
+    finally:
+        finish_distributed()
+    if trainer.world.main:
+        print(f"checkpoint: {trainer.ckpt_path} (step {trainer.step_count})")
     return 0
 
 
@@ -117,11 +124,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT, --copy-source or --warp-only")
     out = Path(args.out)
     generated = Path(args.generated) if args.generated else out.parent / (out.stem + "_images")
-    pairs = read_pairs(args.pairs)
-    if args.split:
-        from poseshift.data import read_split
+    from poseshift.layouts import open_layout
 
-        splits = read_split(Path(args.data) / "split.csv")
+    layout = open_layout(args.data)
+    pairs_file = args.pairs or layout.pairs_file(args.split or "test")  # a published layout's test pairs
+    pairs = read_pairs(pairs_file)
+    if args.split and layout.split_file is not None:
+        from poseshift.layouts import read_split
+
+        splits = read_split(layout.split_file)
         pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
         print(f"{len(pairs)} pairs with both images in split {args.split!r}")
     if args.checkpoint or args.copy_source or args.warp_only:
@@ -152,7 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 sheet_png=args.sheet or out.with_suffix(".png"), peers=peers or None,
                                 progress=not args.quiet, detector=detector, device=args.device or "auto",
                                 lpips_weights=args.lpips_weights, is_weights=args.is_weights,
-                                pairs_source=f"{args.pairs}" + (f" (split {args.split})" if args.split else ""))
+                                pairs_source=f"{pairs_file}" + (f" (split {args.split})" if args.split else ""))
     finally:
         if detector is not None:
             detector.close()
@@ -160,6 +171,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                for k, v in report["metrics"].items()}
     print(json.dumps({"n": report["n"], "missing": report["missing"], **summary}, indent=2))
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from poseshift.layouts import describe
+
+    print(describe(args.dir))
     return 0
 
 
@@ -211,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train G, D and Phi on a folder of images with keypoints")
     t.add_argument("--config", default="tiny", help="preset name (paper, tiny, ...) or a YAML file")
-    t.add_argument("--data", required=True, help="folder with images/ and annotations.csv (split.csv optional)")
+    t.add_argument("--data", required=True, help="folder with images/ and annotations.csv (split.csv optional), "
+                                                 "or a published DeepFashion or Market-1501 layout (see poseshift data)")
     t.add_argument("--out", required=True, help="run folder for checkpoints, samples and log.jsonl")
     t.add_argument("--max-steps", type=int, default=None, help="stop at this global step")
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
@@ -252,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_prepare)
 
     ev = sub.add_parser("evaluate", help="SSIM, mask-SSIM, PCKh, FID/KID (and LPIPS/IS with weights) on pairs")
-    ev.add_argument("--pairs", required=True, help="CSV with from,to")
-    ev.add_argument("--data", required=True, help="folder with images/ and annotations.csv")
+    ev.add_argument("--pairs", help="CSV with from,to (default: a published layout's pairs of --split, "
+                                    "test unless given)")
+    ev.add_argument("--data", required=True, help="folder with images/ and annotations.csv, or a published "
+                                                  "DeepFashion or Market-1501 layout")
     ev.add_argument("--generated", help="folder of <from stem>___<to stem>.png")
     ev.add_argument("--checkpoint", help="render the pairs with this checkpoint (kept beside the report)")
     ev.add_argument("--copy-source", action="store_true", help="baseline: the source image as the render")
@@ -269,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
+
+    da = sub.add_parser("data", help="what a data folder holds: its layout, images, rows and frame sizes")
+    da.add_argument("dir")
+    da.set_defaults(func=cmd_data)
 
     sy = sub.add_parser("synth", help="render a synthetic dataset of clothed people with exact keypoints")
     sy.add_argument("--out", required=True)
@@ -305,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="poseshift: %(message)s")
     args = build_parser().parse_args(argv)
-    from poseshift.train import TrainError
+    from poseshift.training import TrainError
 
     try:
         return args.func(args)

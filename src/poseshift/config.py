@@ -133,6 +133,11 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool = False
     channels_last: bool = False
+    # The input pipeline (not the paper's concern): DataLoader worker processes that decode,
+    # fit and flip (0 = in the training process), and batches each worker prepares ahead.
+    workers: int = 2
+    prefetch: int = 2
+    compile: bool = False  # torch.compile the networks of the step
     log_every: int = 10
     sample_every: int = 200
     checkpoint_every: int = 200
@@ -160,6 +165,7 @@ class DataConfig:
     # "pad" letterboxes (keeps aspect), "resize" stretches.
     fit: str = "pad"
     pad_value: int = 255  # DeepFashion's backgrounds are white
+    cache: bool = False  # keep decoded, fitted images in memory (in each worker) after first use
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,8 @@ _CHOICES = {
     ("data", "fit"): ("pad", "resize"),
 }
 # Fields that must be > 0 (checked where the value is read, not at the first training step).
-_POSITIVE = {("loss", "patch_sigma_scale")}
+_POSITIVE = {("loss", "patch_sigma_scale"), ("train", "prefetch"), ("train", "batch_size")}
+_NON_NEGATIVE = {("train", "workers")}
 
 
 def _coerce(section: str, name: str, value: Any, source: str) -> Any:
@@ -216,6 +223,8 @@ def _coerce(section: str, name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {value!r}") from None
     if (section, name) in _POSITIVE and not value > 0:
         raise ConfigError(f"{source}: {section}.{name} must be > 0, got {value!r}")
+    if (section, name) in _NON_NEGATIVE and value < 0:
+        raise ConfigError(f"{source}: {section}.{name} must be >= 0, got {value!r}")
     choices = _CHOICES.get((section, name))
     if choices and value not in choices:
         raise ConfigError(f"{source}: {section}.{name} must be one of {', '.join(choices)}, got {value!r}")

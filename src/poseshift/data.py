@@ -1,18 +1,14 @@
-"""Training data: a folder of person images with COCO-18 keypoints, as the literature ships it.
-
-    DIR/images/<stem>.png|.jpg    one image per row of the CSV (resolved by stem)
-    DIR/annotations.csv           name:keypoints_y:keypoints_x (y first, -1 missing)
-    DIR/split.csv (optional)      name,person,split; training keeps split == train
+"""Training data: annotated person images in any layout of :mod:`poseshift.layouts`.
 
 Each item is the image I_po fitted into the square training frame as [3,S,S] in [-1,1]
-and its pose p_o as [18,2] (x, y) with NaN for missing joints. Flips are the trainer's
-(``flip_batch``), drawn from its own seeded generator so that workers do not repeat them. Target poses p_f are
-drawn by the trainer from ``dataset.poses`` (section 5: "randomly sampled from those in
-the training set").
+and its pose p_o as [18,2] (x, y) with NaN for missing joints. The poses in the frame
+(``dataset.poses``, from which target poses p_f are drawn; section 5: "randomly sampled from
+those in the training set") are fitted from the sizes in the image headers: start-up never
+decodes the set. Images are decoded on first use, in the DataLoader's workers when training;
+``cache=True`` keeps them decoded in memory (``data.cache``). Flips are the trainer's.
 """
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
@@ -20,89 +16,75 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poseshift.frames import fit_to_frame
-from poseshift.images import ImageError, read_image, resolve_by_stem, to_tensor
+from poseshift.frames import fit_to_frame, plan_fit
+from poseshift.images import ImageError, image_size, read_image, to_tensor
+from poseshift.layouts import LayoutError, open_layout, read_pairs, read_split
 from poseshift.pose.heatmaps import flip_keypoints
-from poseshift.pose.keypoints_io import read_annotations_csv
+
+__all__ = ["DataError", "PoseImageFolder", "flip_batch", "pair_indices", "read_split", "sample_target_poses"]
 
 log = logging.getLogger(__name__)
 
-
-class DataError(ValueError):
-    """A training folder that cannot be used; the message names the file."""
-
-
-def read_split(path: Path) -> dict[str, str]:
-    """split.csv -> {name: split}."""
-    try:
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror})") from None
-    if rows and not {"name", "split"} <= set(rows[0]):
-        raise DataError(f"{path}: expected columns name,person,split, got {','.join(rows[0])}")
-    return {row["name"]: row["split"] for row in rows}
+DataError = LayoutError  # a training folder that cannot be used; the message names the file
 
 
 class PoseImageFolder(Dataset):
     """Images and their poses in a ``size`` x ``size`` frame."""
 
     def __init__(self, root: str | Path, size: int, split: str | None = "train", fit: str = "pad",
-                 pad_value: int = 255):
+                 pad_value: int = 255, cache: bool = False):
         self.root = Path(root)
-        ann = self.root / "annotations.csv"
-        if not self.root.is_dir():
-            raise DataError(f"{self.root}: data folder not found")
-        if not ann.is_file():
-            raise DataError(f"{self.root}: no annotations.csv (expected images/ and annotations.csv)")
-        annotations = read_annotations_csv(ann)
-        split_file = self.root / "split.csv"
-        if split and split_file.is_file():
-            splits = read_split(split_file)
-            annotations = {k: v for k, v in annotations.items() if splits.get(k) == split}
-        self.size, self.fit, self.pad_value = size, fit, pad_value
+        self.layout = open_layout(self.root)
+        rows = self.layout.rows(split)
+        self.size, self.fit, self.pad_value, self.cache = size, fit, pad_value, cache
         self.paths: list[Path] = []
         self.names: list[str] = []
         poses = []
         self.skipped_no_joints = self.skipped_no_image = 0
-        for name, kp in annotations.items():
-            if np.isnan(kp).all():
+        self.frame_sizes: dict[tuple[int, int], int] = {}  # (h, w) -> images
+        for row in rows:
+            if np.isnan(row.keypoints).all():
                 self.skipped_no_joints += 1
                 continue
-            path = resolve_by_stem(self.root / "images", name)
-            if path is None:
+            if row.path is None:
                 self.skipped_no_image += 1
                 continue
-            self.paths.append(path)
-            self.names.append(name)
-            poses.append(kp)
+            try:
+                hw = image_size(row.path)
+            except ImageError as err:
+                raise DataError(str(err)) from None
+            self.frame_sizes[hw] = self.frame_sizes.get(hw, 0) + 1
+            self.paths.append(row.path)
+            self.names.append(row.name)
+            poses.append(plan_fit(*hw, size, size, fit).apply(row.keypoints))
+        where = ", ".join(str(p) for p in self.layout.annotations.values())
         if not self.paths:
-            raise DataError(f"{ann}: no usable rows (split={split!r}; {self.skipped_no_image} without an "
-                            f"image in {self.root / 'images'}, {self.skipped_no_joints} with no joints)")
+            raise DataError(f"{where}: no usable rows (split={split!r}; {self.skipped_no_image} without an "
+                            f"image file, {self.skipped_no_joints} with no joints)")
         if self.skipped_no_image or self.skipped_no_joints:
             log.warning("%s: skipped %d rows without an image file and %d with every joint missing",
-                        ann, self.skipped_no_image, self.skipped_no_joints)
-        self._raw_poses = np.stack(poses).astype(np.float32)  # [N,18,2] in the source frames
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        # Poses in the training frame, for sampling targets p_f.
-        self.poses = np.stack([self._load(i)[1] for i in range(len(self))])
+                        where, self.skipped_no_image, self.skipped_no_joints)
+        self.poses = np.stack(poses).astype(np.float32)  # [N,18,2] in the training frame
+        self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        if i not in self._cache:
-            try:
-                image = read_image(self.paths[i])
-            except ImageError as err:
-                raise DataError(str(err)) from None
-            framed, fit = fit_to_frame(image, self.size, self.size, self.fit, self.pad_value)
-            self._cache[i] = (framed, fit.apply(self._raw_poses[i]))
-        return self._cache[i]
+    def framed(self, i: int) -> np.ndarray:
+        """Image ``i`` decoded and fitted into the frame: uint8 [S,S,3]."""
+        if i in self._cache:
+            return self._cache[i]
+        try:
+            image = read_image(self.paths[i])
+        except ImageError as err:
+            raise DataError(str(err)) from None
+        framed, _ = fit_to_frame(image, self.size, self.size, self.fit, self.pad_value)
+        if self.cache:
+            self._cache[i] = framed
+        return framed
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        image, kp = self._load(i)
-        return {"image": to_tensor(image), "keypoints": torch.from_numpy(np.ascontiguousarray(kp)),
+        return {"image": to_tensor(self.framed(i)), "keypoints": torch.from_numpy(self.poses[i].copy()),
                 "index": torch.tensor(i)}
 
 
@@ -133,12 +115,12 @@ def sample_target_poses(poses: np.ndarray, n: int, rng: np.random.Generator, siz
 
 def pair_indices(data: PoseImageFolder) -> np.ndarray:
     """Rows of ``DIR/pairs.csv`` whose two images are both in ``data`` -> [P, 2] indices."""
-    path = data.root / "pairs.csv"
-    if not path.is_file():
-        raise DataError(f"{data.root}: no pairs.csv (the supervised baseline trains on ground-truth pairs)")
+    try:
+        path = data.layout.pairs_file("train")
+    except LayoutError:
+        raise DataError(f"{data.root}: no pairs file (the supervised baseline trains on ground-truth pairs)") from None
     index = {name: i for i, name in enumerate(data.names)}
-    with path.open(newline="") as fh:
-        rows = [(r["from"], r["to"]) for r in csv.DictReader(fh)]
+    rows = read_pairs(path)
     pairs = [(index[a], index[b]) for a, b in rows if a in index and b in index]
     if not pairs:
         raise DataError(f"{path}: no pair has both images in the training split")

@@ -25,7 +25,7 @@ from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.sheets import grid
 from poseshift.synth import person_seed_rng, render, sample_person, sample_pose
-from poseshift.train import Trainer
+from poseshift.training import Trainer
 from poseshift.transfer import Reposer
 
 log = logging.getLogger(__name__)

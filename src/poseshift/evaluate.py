@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from poseshift.data import read_split
+from poseshift.layouts import open_layout, read_pairs, read_split
 from poseshift.images import read_image, resolve_by_stem
 from poseshift.metrics import (
     DEFAULT_METRICS,
@@ -34,26 +34,10 @@ from poseshift.metrics import (
     is_valid_metric,
     list_metrics,
 )
-from poseshift.pose.keypoints_io import read_annotations_csv
 
 __all__ = ["evaluate_pairs", "read_pairs", "generated_name", "make_sheet"]
 
 SHEET_ROWS = 8
-
-
-def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """``from,to`` rows of a pairs CSV."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = [c.strip() for c in reader.fieldnames or []]
-        if "from" not in fields or "to" not in fields:
-            raise ValueError(f"{path}: expected a header 'from,to', got {','.join(fields)!r}")
-        rows = []
-        for row in reader:
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            if row.get("from") and row.get("to"):
-                rows.append((row["from"], row["to"]))
-    return rows
 
 
 def sample_pairs(data: str | Path, n: int, split: str | None = "test", seed: int = 0) -> list[tuple[str, str]]:
@@ -139,9 +123,8 @@ def evaluate_pairs(
     pairs = read_pairs(pairs_csv) if from_csv else list(pairs_csv)
     if limit is not None:
         pairs = pairs[:limit]
-    ann_path = data_dir / "annotations.csv"
-    ann = read_annotations_csv(ann_path) if ann_path.is_file() else {}
-    images_dir = data_dir / "images"
+    layout = open_layout(data_dir)  # ours or a published layout (poseshift.layouts)
+    ann = layout.keypoints()
 
     opts = MetricOptions(device=_resolve_device(device), detector=detector, inception_path=inception_path,
                          lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size)
@@ -172,7 +155,7 @@ def evaluate_pairs(
         bar = None
     for src, tgt in pairs:
         gen_path = resolve_by_stem(generated_dir, generated_name(src, tgt))
-        gt_path = resolve_by_stem(images_dir, tgt)
+        gt_path = layout.image_path(tgt)
         if bar is not None:
             bar.update(1)
         if gen_path is None:
@@ -186,7 +169,7 @@ def evaluate_pairs(
         if gen.shape != gt.shape:
             gen = np.asarray(Image.fromarray(gen).resize((gt.shape[1], gt.shape[0]), Image.BICUBIC))
             resized += 1
-        src_path = resolve_by_stem(images_dir, src)
+        src_path = layout.image_path(src)
         sample = PairSample(index=n, source_name=src, target_name=tgt,
                             source=read_image(src_path) if src_path is not None else None,
                             target=gt, generated=gen,

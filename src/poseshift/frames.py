@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["FrameFit", "FIT_MODES", "fit_to_frame", "frame_size"]
+__all__ = ["FrameFit", "FIT_MODES", "fit_to_frame", "frame_size", "plan_fit"]
 
 FIT_MODES = ("pad", "resize")
 
@@ -76,19 +76,13 @@ def _fill(pad_value: int | Sequence[int]) -> np.ndarray:
     return v.astype(np.uint8)
 
 
-def fit_to_frame(image: np.ndarray, height: int, width: int | None = None, mode: str = "pad",
-                 pad_value: int | Sequence[int] = 255) -> tuple[np.ndarray, FrameFit]:
-    """Fit uint8 RGB ``[h, w, 3]`` into ``[height, width, 3]``.
+def plan_fit(h: int, w: int, height: int, width: int | None = None, mode: str = "pad") -> FrameFit:
+    """Where an ``h`` x ``w`` image goes in the ``height`` x ``width`` frame, from its size
+    alone (so poses can be fitted from the image headers, without decoding).
 
-    ``pad``: scale to fit inside keeping the aspect ratio, centre it on ``pad_value`` (white by
-    default: DeepFashion backgrounds are white). ``resize``: stretch to the frame.
-    """
+    ``pad``: scale to fit inside keeping the aspect ratio, centred. ``resize``: stretch."""
     width = height if width is None else width
     height, width = frame_size((height, width))
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected a uint8 RGB image [H, W, 3], got {image.dtype} {image.shape}")
-    h, w = image.shape[:2]
     if mode == "resize":
         new_w, new_h, ox, oy = width, height, 0, 0
     elif mode == "pad":
@@ -98,6 +92,22 @@ def fit_to_frame(image: np.ndarray, height: int, width: int | None = None, mode:
         ox, oy = (width - new_w) // 2, (height - new_h) // 2
     else:
         raise ValueError(f"unknown fit mode {mode!r}: expected one of {FIT_MODES}")
+    fx, fy = new_w / w, new_h / h
+    return FrameFit(fx, fy, ox + 0.5 * fx - 0.5, oy + 0.5 * fy - 0.5, (ox, oy, new_w, new_h), (h, w))
+
+
+def fit_to_frame(image: np.ndarray, height: int, width: int | None = None, mode: str = "pad",
+                 pad_value: int | Sequence[int] = 255) -> tuple[np.ndarray, FrameFit]:
+    """Fit uint8 RGB ``[h, w, 3]`` into ``[height, width, 3]`` as :func:`plan_fit` places it,
+    on ``pad_value`` (white by default: DeepFashion backgrounds are white)."""
+    width = height if width is None else width
+    height, width = frame_size((height, width))
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a uint8 RGB image [H, W, 3], got {image.dtype} {image.shape}")
+    h, w = image.shape[:2]
+    fit = plan_fit(h, w, height, width, mode)
+    ox, oy, new_w, new_h = fit.box
     if (new_w, new_h) != (w, h):
         resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BICUBIC))
     else:
@@ -105,5 +115,4 @@ def fit_to_frame(image: np.ndarray, height: int, width: int | None = None, mode:
     out = np.empty((height, width, 3), dtype=np.uint8)
     out[...] = _fill(pad_value)
     out[oy:oy + new_h, ox:ox + new_w] = resized
-    fx, fy = new_w / w, new_h / h
-    return out, FrameFit(fx, fy, ox + 0.5 * fx - 0.5, oy + 0.5 * fy - 0.5, (ox, oy, new_w, new_h), (h, w))
+    return out, fit

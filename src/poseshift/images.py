@@ -26,6 +26,19 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) from the file's header, without decoding the pixels."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except FileNotFoundError:
+        raise ImageError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+    return h, w
+
+
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from poseshift.frames import fit_to_frame
 from poseshift.images import read_image, to_tensor, to_uint8
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
-from poseshift.train import select_device
+from poseshift.devices import select_device
 
 ImageLike = str | Path | np.ndarray
 PoseLike = str | Path | np.ndarray
@@ -151,14 +151,14 @@ def _pair_renders(pairs, data_dir, out_dir, progress, render) -> dict[str, int]:
     """``render(image, target_pose, source_pose)`` for each pair -> out_dir/<from>___<to>.png."""
     from tqdm import tqdm
 
-    from poseshift.images import resolve_by_stem, write_image
-    from poseshift.pose.keypoints_io import read_annotations_csv
+    from poseshift.images import write_image
+    from poseshift.layouts import open_layout
 
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    ann = read_annotations_csv(data_dir / "annotations.csv")
+    layout, out_dir = open_layout(data_dir), Path(out_dir)
+    ann = layout.keypoints()
     counts = {"rendered": 0, "no_source": 0, "no_target_pose": 0}
     for src, tgt in tqdm(pairs, desc="render", unit="pair", disable=not progress):
-        path = resolve_by_stem(data_dir / "images", src)
+        path = layout.image_path(src)
         if path is None:
             counts["no_source"] += 1
             continue

@@ -1,0 +1,159 @@
+"""The batch source: which samples each step sees, decoded in DataLoader workers.
+
+The global batches are a pure function of ``(train.seed, batch number)`` (:class:`BatchPlan`):
+epoch ``e`` shuffles the images with ``default_rng([seed, e])`` and draws, per image, its flip,
+its target pose p_f (section 5: "randomly sampled from those in the training set") and that
+pose's flip. A checkpoint therefore only needs the number of batches consumed to resume
+exactly, with any number of workers. Under torchrun each rank takes its slice of every global
+batch, so N processes see the same samples as one process with the whole batch.
+
+Workers decode, fit to the frame and flip (:class:`TrainingItems`); the main process moves the
+uint8 batch to the device (pinned, non-blocking) and draws the belief maps there.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from poseshift.data import PoseImageFolder
+from poseshift.objective import Batch
+from poseshift.pose.heatmaps import belief_maps, flip_keypoints, visible
+from poseshift.training.distributed import World
+
+__all__ = ["BatchPlan", "TrainingItems", "BatchSource", "to_batch"]
+
+# The columns of a plan's key: source index, source flip, target-pose index, target flip.
+SRC, FLIP, TGT, TFLIP = range(4)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Global batch ``b`` -> keys [batch, 4] (see the module docstring). ``units``: images in an
+    epoch (pairs for the supervised baseline); ``poses``: how many target poses to draw from."""
+
+    units: int
+    batch: int
+    seed: int
+    flip: bool
+    poses: int
+
+    @property
+    def per_epoch(self) -> int:
+        return max(1, self.units // self.batch)
+
+    def epoch_keys(self, epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, epoch])
+        keys = np.zeros((self.units, 4), dtype=np.int64)
+        keys[:, SRC] = rng.permutation(self.units)
+        keys[:, TGT] = rng.integers(0, self.poses, size=self.units)
+        if self.flip:
+            keys[:, FLIP] = rng.random(self.units) < 0.5
+            keys[:, TFLIP] = rng.random(self.units) < 0.5
+        return keys
+
+    def keys(self, b: int) -> np.ndarray:
+        epoch, pos = divmod(b, self.per_epoch)
+        return self.epoch_keys(epoch)[pos * self.batch:(pos + 1) * self.batch]
+
+
+class RankBatches:
+    """The batch sampler of one rank: its slice of each global batch from ``start`` on, forever."""
+
+    def __init__(self, plan: BatchPlan, world: World, start: int):
+        self.plan, self.world, self.start = plan, world, start
+
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
+        per = self.plan.batch // self.world.size
+        b, epoch, keys = self.start, None, None
+        while True:
+            e, pos = divmod(b, self.plan.per_epoch)
+            if e != epoch:
+                epoch, keys = e, self.plan.epoch_keys(e)
+            rows = keys[pos * self.plan.batch:(pos + 1) * self.plan.batch]
+            yield [tuple(int(v) for v in row) for row in rows[self.world.rank * per:(self.world.rank + 1) * per]]
+            b += 1
+
+
+def _flip_image(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image[:, ::-1])
+
+
+class TrainingItems(Dataset):
+    """Key -> ``image`` uint8 [3,S,S] (flipped where asked), its pose ``kp_o`` and the target pose
+    ``kp_f`` [18,2]. Runs in the workers."""
+
+    def __init__(self, data: PoseImageFolder):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, key: tuple[int, ...]) -> dict[str, torch.Tensor]:
+        i, flip, j, tflip = key
+        image, kp = self.data.framed(i), self.data.poses[i]
+        size = self.data.size
+        if flip:
+            image, kp = _flip_image(image), flip_keypoints(kp, size)
+        target = self.data.poses[j]
+        if tflip:
+            target = flip_keypoints(target, size)
+        return {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+                "kp_o": torch.from_numpy(np.array(kp, dtype=np.float32)),
+                "kp_f": torch.from_numpy(np.array(target, dtype=np.float32))}
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B,3,H,W] -> float in [-1, 1] (the generator's tanh range), as ``images.to_tensor``."""
+    return images.float().div(127.5).sub(1.0)
+
+
+def to_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float, channels_last: bool) -> Batch:
+    """A collated batch of :class:`TrainingItems` on ``device``, with its belief maps (eq. 1)."""
+    nb = device.type == "cuda"
+    real = _as_float(item["image"].to(device, non_blocking=nb))
+    if channels_last:
+        real = real.contiguous(memory_format=torch.channels_last)
+    kp_o, kp_f = item["kp_o"].to(device, non_blocking=nb), item["kp_f"].to(device, non_blocking=nb)
+    h, w = real.shape[-2:]
+    batch = Batch(real, belief_maps(kp_o, h, w, sigma), belief_maps(kp_f, h, w, sigma), visible(kp_o),
+                  visible(kp_f), kp_o, kp_f)
+    if "target" in item:  # the supervised baseline's ground truth
+        batch.target = _as_float(item["target"].to(device, non_blocking=nb))
+    return batch
+
+
+class BatchSource:
+    """Batches for this rank, in plan order, from a DataLoader with ``workers`` processes.
+    ``consumed`` (global batches taken) is all a checkpoint needs to resume the stream."""
+
+    def __init__(self, items: Dataset, plan: BatchPlan, world: World, device: torch.device, sigma: float,
+                 channels_last: bool = False, workers: int = 0, prefetch: int = 2, consumed: int = 0):
+        if plan.batch % world.size:
+            raise ValueError(f"train.batch_size={plan.batch} is the global batch and must divide among "
+                             f"{world.size} processes")
+        self.items, self.plan, self.world, self.device = items, plan, world, device
+        self.sigma, self.channels_last = sigma, channels_last
+        self.workers, self.prefetch = workers, prefetch
+        self.consumed = consumed
+        self._it: Iterator | None = None
+
+    def _loader(self) -> Iterator:
+        extra = {"prefetch_factor": self.prefetch, "persistent_workers": False} if self.workers else {}
+        loader = DataLoader(self.items, batch_sampler=RankBatches(self.plan, self.world, self.consumed),
+                            num_workers=self.workers, pin_memory=self.device.type == "cuda", **extra)
+        return iter(loader)
+
+    def next(self) -> Batch:
+        if self._it is None:
+            self._it = self._loader()
+        item = next(self._it)
+        self.consumed += 1
+        return to_batch(item, self.device, self.sigma, self.channels_last)
+
+    def close(self) -> None:
+        """Stop the workers (a later ``next`` starts new ones at the same place)."""
+        self._it = None

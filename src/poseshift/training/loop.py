@@ -1,0 +1,281 @@
+"""The training loop: build the parts, then step, log, sample and checkpoint, top to bottom.
+
+The run folder gets ``checkpoints/last.safetensors`` (+ ``last.json``), ``config.json``,
+``samples/step_*.png`` and ``log.jsonl`` (rank 0 writes them all). ``resume=True`` continues
+from the last checkpoint with the optimisers, the buffers, the schedule and the data position,
+bit-exactly. With ``train.g_ema_decay`` > 0 an average of G's weights (``G_ema``) follows each G
+step and is what samples, inference and export use (not in the paper; see TrainConfig).
+
+Losses stay on the device between log steps (``train.log_every``): only then are they
+averaged over the steps and ranks and read, and checked to be finite (a checkpoint is never
+written from a run whose losses went non-finite).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from poseshift.config import Config
+from poseshift.data import PoseImageFolder
+from poseshift.devices import select_device
+from poseshift.images import to_uint8, write_image
+from poseshift.nets import Networks, build_networks
+from poseshift.objective import Batch
+from poseshift.pool import ImagePool
+from poseshift.pose.draw import draw_skeleton
+from poseshift.pose.heatmaps import sigma_pixels
+from poseshift.sheets import grid
+from poseshift.training.batches import BatchPlan, BatchSource, TrainingItems, to_batch
+from poseshift.training.distributed import World, any_rank, init_distributed, mean, wrap
+from poseshift.training.state import (
+    RunState,
+    TrainError,
+    initialise_from,
+    open_run,
+    restore_run,
+    save_run,
+    truncate_log,
+)
+from poseshift.training.step import Stepper, lr_factor, make_optimizers
+from poseshift.warp import warp_only
+
+__all__ = ["Trainer"]
+
+log = logging.getLogger(__name__)
+
+SHORT = {"loss_G": "G", "loss_D": "D", "loss_pose": "pose", "loss_Phi": "Phi"}
+
+
+class Trainer:
+    """The paper's unsupervised training (eq. 8) of G, D_I and Phi on ``data_dir``."""
+
+    def __init__(self, cfg: Config, data_dir: str | Path, run_dir: str | Path, resume: bool = False,
+                 progress: bool = True, psi_pretrained: bool = True, init: str | Path | None = None):
+        self.run = Path(run_dir)
+        self.ckpt_path = self.run / "checkpoints" / "last.safetensors"
+        cfg, ckpt, start = open_run(cfg, self.run, resume, init)
+        self.cfg, t = cfg, cfg.train
+        self.world, self.device = init_distributed(select_device(t.device))
+        self.progress = progress and self.world.main
+        torch.manual_seed(t.seed)
+        self.size = cfg.model.image_size
+        self.sigma = sigma_pixels(self.size, cfg.pose.sigma_frac)
+        self.data = PoseImageFolder(data_dir, self.size, cfg.data.split, cfg.data.fit, cfg.data.pad_value,
+                                    cache=cfg.data.cache)
+        items = self._items()
+        self.batch_size = min(t.batch_size, len(items))
+        self.plan = BatchPlan(len(items), self.batch_size, t.seed, t.flip, len(self.data))
+        self.steps_per_epoch = self.plan.per_epoch
+        self.total_steps = t.epochs * self.steps_per_epoch
+        # Steps per epoch of the learning-rate schedule: the data's, or under
+        # train.schedule = "budget" the run's budget over `epochs` (set by train()).
+        self.schedule_epoch_steps: float = float(self.steps_per_epoch)
+
+        # The networks, their optimisers, the averaged G and this rank's image buffer.
+        self.nets: Networks = build_networks(cfg, psi_pretrained).to(self.device)
+        if cfg.model.norm == "batch" and self.world.enabled:
+            self.nets.G, self.nets.D, self.nets.Phi = (torch.nn.SyncBatchNorm.convert_sync_batchnorm(m)
+                                                       for m in (self.nets.G, self.nets.D, self.nets.Phi))
+        if t.channels_last:
+            self.nets.to(memory_format=torch.channels_last)
+        self.opt = make_optimizers(self.nets, cfg, self.device)
+        self.G_ema = copy.deepcopy(self.nets.G).eval().requires_grad_(False) if t.g_ema_decay > 0 else None
+        self.pool_gen = torch.Generator().manual_seed(t.seed + 1000 * self.world.rank)
+        self.pool = ImagePool(t.pool_size, self.pool_gen)
+        self.state = RunState()
+        if ckpt is not None:
+            self.state = restore_run(ckpt, self.nets, self.G_ema, self.opt, self.pool, self.pool_gen,
+                                     self.world, self.device)
+            if self.world.main:
+                truncate_log(self.run, self.state.step)
+            log.info("resumed %s at step %d", self.ckpt_path, self.state.step)
+        else:
+            if start is not None:
+                initialise_from(start, self.nets, self.G_ema)
+            if self.world.main:
+                self.run.mkdir(parents=True, exist_ok=True)
+                (self.run / "config.json").write_text(cfg.to_json() + "\n")
+                truncate_log(self.run, 0)  # lines of an earlier attempt that died before its first checkpoint
+
+        # The step runs G, D and Phi under DDP (several processes) and torch.compile (train.compile).
+        ddp = {name: wrap(m, self.world, self.device) for name, m in self.nets.trainable().items()}
+        if t.compile:
+            ddp = {name: torch.compile(m) for name, m in ddp.items()}
+        self.stepper = self._stepper(ddp)
+        self.batches = BatchSource(items, self.plan, self.world, self.device, self.sigma, t.channels_last,
+                                   t.workers, t.prefetch, consumed=self.state.consumed)
+        self._fixed = self._fixed_samples()
+
+    # ------------------------------------------------------------- hooks of the supervised baseline
+    def _items(self):
+        """The samples of an epoch (images here; pairs for the supervised baseline)."""
+        return TrainingItems(self.data)
+
+    def _stepper(self, ddp: dict[str, torch.nn.Module]) -> Stepper:
+        return Stepper(self.cfg, self.nets, ddp, self.opt, self.pool, self.device)
+
+    # ------------------------------------------------------------- the parts, as tests and tools see them
+    @property
+    def step_count(self) -> int:
+        return self.state.step
+
+    def next_batch(self) -> Batch:
+        batch = self.batches.next()
+        self.state.consumed = self.batches.consumed
+        return batch
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.stepper.set_lr(self._lr())
+        losses = self.stepper.train_step(batch)
+        self.update_ema()
+        self.state.step += 1
+        return losses
+
+    def phi_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.stepper.set_lr(self._lr())
+        losses = self.stepper.phi_step(batch)
+        self.state.step += 1
+        return losses
+
+    def _lr(self) -> float:
+        t = self.cfg.train
+        return lr_factor(self.state.step, self.schedule_epoch_steps, t.epochs, t.decay_after)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """G_ema <- d G_ema + (1 - d) G, with d = min(decay, (1 + n) / (10 + n))."""
+        if self.G_ema is None:
+            return
+        self.state.ema_updates += 1
+        n = self.state.ema_updates
+        d = min(self.cfg.train.g_ema_decay, (1 + n) / (10 + n))
+        for avg, cur in zip(self.G_ema.parameters(), self.nets.G.parameters()):
+            avg.lerp_(cur, 1.0 - d)
+        for avg, cur in zip(self.G_ema.buffers(), self.nets.G.buffers()):
+            avg.copy_(cur)
+
+    def inference_generator(self) -> torch.nn.Module:
+        return self.G_ema if self.G_ema is not None else self.nets.G
+
+    def save(self) -> Path | None:
+        """The checkpoint (written by rank 0; every rank calls this)."""
+        return save_run(self.ckpt_path, self.cfg, self.nets, self.G_ema, self.opt, self.state, self.pool,
+                        self.pool_gen, self.world, self.device, self.steps_per_epoch)
+
+    # ------------------------------------------------------------- samples and log
+    def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = min(4, len(self.data))
+        rng = np.random.default_rng(self.cfg.train.seed + 1)
+        picks = self.data.poses[rng.integers(0, len(self.data), size=n)]
+        images = torch.stack([torch.from_numpy(self.data.framed(i).transpose(2, 0, 1).copy()) for i in range(n)])
+        return images, torch.from_numpy(self.data.poses[:n].copy()), torch.from_numpy(picks.copy())
+
+    @torch.no_grad()
+    def write_samples(self) -> Path:
+        """Sheet: input | target skeleton | (warp only) | render I_pf | render back I^_po, a row per sample."""
+        images, kp_o, kp_f = self._fixed
+        batch = to_batch({"image": images, "kp_o": kp_o, "kp_f": kp_f}, self.device, self.sigma,
+                         self.cfg.train.channels_last)
+        G = self.inference_generator()
+        was_training = G.training
+        G.eval()
+        with self.stepper.autocast():
+            fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)
+            back = G(fake, batch.maps_o, batch.kp_f, batch.kp_o)
+        G.train(was_training)
+        # A warping G (model.g_arch = warp): its untrained floor beside the render.
+        warped = warp_only(batch.real, batch.kp_o, batch.kp_f) if getattr(G, "needs_source_pose", False) else None
+        rows = []
+        for i in range(len(images)):
+            row = [images[i].permute(1, 2, 0).numpy(), draw_skeleton(kp_f[i].numpy(), self.size, self.size)]
+            row += [] if warped is None else [to_uint8(warped[i])]
+            rows.append(row + [to_uint8(fake[i]), to_uint8(back[i])])
+        header = ["input", "target", *([] if warped is None else ["warp"]), "render", "back"]
+        path = self.run / "samples" / f"step_{self.state.step:07d}.png"
+        write_image(path, grid(rows, header=header))
+        return path
+
+    def _read_losses(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+        """The losses since the last read, averaged over steps and ranks: the one host sync."""
+        if not sums:
+            return {}
+        keys = sorted(sums)
+        values = mean(torch.stack([sums[k] for k in keys]) / count, self.world).tolist()
+        out = dict(zip(keys, values))
+        if not all(np.isfinite(v) for v in values):
+            raise TrainError(f"step {self.state.step}: a loss is not finite {out}; "
+                             f"the last good checkpoint is {self.ckpt_path}")
+        return out
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.world.main:
+            with (self.run / "log.jsonl").open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------- the loop
+    def train(self, max_steps: int | None = None, time_limit: float | None = None) -> dict[str, float]:
+        """Run until global step ``max_steps`` (or the schedule's end), or until ``time_limit``
+        seconds have passed (checkpointing there); returns the last logged losses."""
+        t = self.cfg.train
+        end = max_steps or t.max_steps or self.total_steps
+        if t.schedule == "budget":
+            self.schedule_epoch_steps = end / t.epochs
+        if self.state.step >= end:
+            log.info("already at step %d >= %d; nothing to do", self.state.step, end)
+            return {}
+        for net in self.nets.trainable().values():
+            net.train()
+        start = time.perf_counter()
+        bar = tqdm(total=end, initial=self.state.step, disable=not self.progress, unit="step",
+                   dynamic_ncols=True, desc="train")
+        window, seen, last = time.perf_counter(), 0, {}
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        try:
+            while self.state.step < end:
+                batch = self.next_batch()
+                warmup = self.state.step < t.phi_warmup_steps and t.mode == "unsupervised"
+                losses = self.phi_step(batch) if warmup else self.train_step(batch)
+                if sums and sums.keys() != losses.keys():  # Phi's warm-up ended: its losses apart
+                    last, sums, count = self._read_losses(sums, count), {}, 0
+                for k, v in losses.items():
+                    sums[k] = sums[k] + v if k in sums else v
+                count += 1
+                seen += batch.real.shape[0] * self.world.size
+                bar.update(1)
+                if time_limit is not None and any_rank(time.perf_counter() - start > time_limit,
+                                                       self.world, self.device):
+                    end = self.state.step  # stop here, logging, sampling and saving as at the end
+                step = self.state.step
+                at_end = step == end
+                if step % t.log_every == 0 or step % t.checkpoint_every == 0 or at_end:
+                    last = self._read_losses(sums, count)  # also the finiteness check before a save
+                    sums, count = {}, 0
+                if step % t.log_every == 0 or at_end:
+                    elapsed = time.perf_counter() - window
+                    rate = seen / max(elapsed, 1e-9)
+                    self._log({"step": step, "epoch": round(step / self.steps_per_epoch, 4),
+                               **{k: round(v, 6) for k, v in last.items()},
+                               "lr_g": self.opt["G"].param_groups[0]["lr"], "images_per_s": round(rate, 2)})
+                    bar.set_postfix({s: f"{last[k]:.4g}" for k, s in SHORT.items() if k in last} | {"ips": f"{rate:.1f}"})
+                    window, seen = time.perf_counter(), 0
+                if self.world.main and (step % t.sample_every == 0 or at_end):
+                    self.write_samples()
+                if step % t.checkpoint_every == 0 or at_end:
+                    self.save()
+        except KeyboardInterrupt:
+            if not self.world.enabled:  # several processes: the last checkpoint stands
+                self.save()
+            raise
+        finally:
+            bar.close()
+            self.batches.close()
+        return last

@@ -1,0 +1,144 @@
+"""The run's state and its checkpoint round trip.
+
+``RUN/checkpoints/last.safetensors`` holds G, D, Phi (and G_ema), the three optimisers, every
+rank's image buffer and buffer generator, and as JSON the step, the number of global batches
+consumed (all the batch source needs, see :mod:`poseshift.training.batches`) and the averaging
+count. ``open_run`` decides, before anything is built, whether a run folder is new, resumed or
+fine-tuned from another checkpoint, and which config wins.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from poseshift.checkpoint import Checkpoint, save_checkpoint
+from poseshift.config import Config
+from poseshift.nets import Networks
+from poseshift.pool import ImagePool
+from poseshift.training.distributed import World, gather
+
+__all__ = ["TrainError", "RunState", "open_run", "initialise_from", "truncate_log", "save_run", "restore_run"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainError(RuntimeError):
+    """A run that cannot start or go on as asked; the message says why and what to do."""
+
+
+@dataclass
+class RunState:
+    """What changes from step to step, besides the weights and optimisers."""
+
+    step: int = 0
+    consumed: int = 0  # global batches taken from the batch source
+    ema_updates: int = 0
+
+
+def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None
+             ) -> tuple[Config, Checkpoint | None, Checkpoint | None]:
+    """-> (the config to use, the checkpoint to resume, the checkpoint to fine-tune from)."""
+    path = run / "checkpoints" / "last.safetensors"
+    ckpt = None
+    if path.is_file():
+        if not resume:
+            raise TrainError(f"{run} already holds a run ({path}); pass --resume to continue it or choose another --out")
+        ckpt = Checkpoint(path)
+        if ckpt.config.model != cfg.model or ckpt.config.loss != cfg.loss:
+            log.warning("resuming with the checkpoint's model and loss settings, not the given config")
+        if ckpt.config.train.mode != cfg.train.mode:
+            raise TrainError(f"{path} was trained with train.mode={ckpt.config.train.mode}")
+        cfg = Config(pose=ckpt.config.pose, model=ckpt.config.model, loss=ckpt.config.loss,
+                     train=cfg.train, data=cfg.data)
+    elif resume:
+        log.warning("%s: no checkpoint to resume from; starting a new run", path)
+    start = Checkpoint(init) if init is not None and ckpt is None else None
+    if start is not None:
+        if start.config.model != cfg.model:  # fine-tuning: the networks must be the checkpoint's
+            log.warning("--init %s: using its model settings, not the given config's", init)
+        cfg = Config(pose=cfg.pose, model=start.config.model, loss=cfg.loss, train=cfg.train, data=cfg.data)
+    return cfg, ckpt, start
+
+
+def initialise_from(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | None) -> None:
+    """A new run (step 0, fresh optimisers) whose networks start from another run's weights: G
+    from its averaged G where it holds one, D and Phi where it holds them (an export holds G only;
+    the others then start from scratch)."""
+    ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", nets.G)
+    fresh = [name for name in ("D", "Phi") if not ckpt.module_state(name)]
+    for name in ("D", "Phi"):
+        if name not in fresh:
+            ckpt.load_module(name, getattr(nets, name))
+    if G_ema is not None:
+        G_ema.load_state_dict(nets.G.state_dict())
+    log.info("initialised from %s%s", ckpt.path, f" ({' and '.join(fresh)} from scratch)" if fresh else "")
+
+
+def truncate_log(run: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from."""
+    path = run / "log.jsonl"
+    if path.is_file():
+        keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _pool_tensors(pool: ImagePool, gen: torch.Generator, world: World, device: torch.device
+                  ) -> dict[str, torch.Tensor]:
+    """Every rank's buffer and generator state (collective: every rank calls it)."""
+    out: dict[str, torch.Tensor] = {}
+    images = pool.state_tensor()
+    states = gather(gen.get_state().to(device), world)
+    # Every rank's buffer grows alike (each adds its share of every batch), so shapes agree.
+    if images is not None:
+        for r, t in enumerate(gather(images, world)):
+            out[f"pool.images.{r}"] = t.cpu()
+    for r, t in enumerate(states):
+        out[f"rng.pool.{r}"] = t.cpu()
+    return out
+
+
+def save_run(path: Path, cfg: Config, nets: Networks, G_ema: torch.nn.Module | None,
+             opt: dict[str, torch.optim.Optimizer], state: RunState, pool: ImagePool, gen: torch.Generator,
+             world: World, device: torch.device, steps_per_epoch: int) -> Path | None:
+    """Write the checkpoint (rank 0; every rank must call it, for the buffers)."""
+    extra = _pool_tensors(pool, gen, world, device)
+    if not world.main:
+        return None
+    modules = nets.trainable()
+    meta = {"step": state.step, "epoch": state.step / steps_per_epoch, "batches": state.consumed,
+            "world_size": world.size}
+    if G_ema is not None:
+        modules["G_ema"] = G_ema
+        meta["ema_updates"] = state.ema_updates
+    return save_checkpoint(path, cfg, modules, opt, extra, meta)
+
+
+def restore_run(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | None,
+                opt: dict[str, torch.optim.Optimizer], pool: ImagePool, gen: torch.Generator, world: World,
+                device: torch.device) -> RunState:
+    for name, module in nets.trainable().items():
+        ckpt.load_module(name, module)
+    for name, o in opt.items():
+        ckpt.load_optimizer(name, o)
+    st = ckpt.state
+    state = RunState(step=int(st["step"]), consumed=int(st.get("batches", st["step"])))
+    if G_ema is not None:
+        if ckpt.module_state("G_ema"):
+            ckpt.load_module("G_ema", G_ema)
+            state.ema_updates = int(st.get("ema_updates", 0))
+        else:  # a run started without averaging: the average starts here, from G
+            G_ema.load_state_dict(nets.G.state_dict())
+    r = world.rank
+    saved_world = int(st.get("world_size", 1))
+    gen_state = ckpt.tensor(f"rng.pool.{r}")
+    if saved_world != world.size:
+        log.warning("%s was written by %d processes, resumed by %d: the image buffers start empty",
+                    ckpt.path, saved_world, world.size)
+    elif gen_state is not None:
+        gen.set_state(gen_state.to(torch.uint8))
+        pool.load_state_tensor(ckpt.tensor(f"pool.images.{r}"), device)
+    return state
