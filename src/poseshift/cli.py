@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
                                 init=args.init)
-        trainer.train(max_steps=args.max_steps)
+        trainer.train(max_steps=args.max_steps, time_limit=args.minutes * 60 if args.minutes else None)
     finally:
         finish_distributed()
     if trainer.world.main:
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "or a published DeepFashion or Market-1501 layout (see poseshift data)")
     t.add_argument("--out", required=True, help="run folder for checkpoints, samples and log.jsonl")
     t.add_argument("--max-steps", type=int, default=None, help="stop at this global step")
+    t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes; --resume goes on")
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
     t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
