@@ -6,7 +6,9 @@ the optimisers' moment tensors (``opt.<name>.<param index>.<key>``), the image b
 and the random generators' states; its metadata holds the config and the training
 state as JSON strings. ``last.json`` beside it repeats that JSON for people to read.
 Both are written atomically (a temporary file in the same folder, then a rename), so
-an interrupted write never leaves a broken checkpoint behind.
+an interrupted write never leaves a broken checkpoint behind; a kill between the two renames
+leaves ``last.json`` one checkpoint behind, which :func:`sync_sidecar` repairs from the
+checkpoint itself, and :func:`remove_stray` deletes temporary files a kill left.
 """
 from __future__ import annotations
 
@@ -29,12 +31,20 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read; the message names the file."""
 
 
-def _atomic_write(path: Path, write) -> None:
+TMP_SUFFIX = ".tmp"
+
+
+def atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``. A
+    failure (a full disk) leaves ``path`` as it was and raises ``OSError`` naming it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except (SafetensorError, OSError) as err:
+            raise OSError(f"{path}: could not write ({err}); the previous file is unchanged") from None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
@@ -42,6 +52,22 @@ def _atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def remove_stray(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files that a kill during :func:`atomic_write` of a file whose name
+    starts with one of ``names`` left in ``folder`` (nothing else is touched)."""
+    gone = []
+    if folder.is_dir():
+        for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+            if tmp.is_file() and tmp.name[1:].startswith(names):
+                tmp.unlink()
+                gone.append(tmp)
+    return gone
 
 
 def flatten_optimizer(name: str, state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list]:
@@ -83,12 +109,29 @@ def save_checkpoint(path: str | Path, config: Config, modules: dict[str, torch.n
         tensors[key] = value.detach().cpu().contiguous().clone()
     state["optimizer_groups"] = groups
     meta = {"format": FORMAT, "config": config.to_json(), "state": json.dumps(state)}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    write_sidecar(path, config, state)
+    return path
+
+
+def write_sidecar(path: Path, config: Config, state: dict[str, Any]) -> None:
+    """``last.json`` beside ``last.safetensors``: its config and state for people to read."""
     readable = {"format": FORMAT, "config": config.to_dict(),
                 "state": {k: v for k, v in state.items() if k != "optimizer_groups"}}
-    _atomic_write(path.with_suffix(".json"),
-                  lambda tmp: Path(tmp).write_text(json.dumps(readable, indent=2) + "\n"))
-    return path
+    atomic_write_text(path.with_suffix(".json"), json.dumps(readable, indent=2) + "\n")
+
+
+def sync_sidecar(ckpt: "Checkpoint") -> bool:
+    """Rewrite the JSON beside ``ckpt`` where it is missing or describes another step."""
+    side = ckpt.path.with_suffix(".json")
+    try:
+        seen = json.loads(side.read_text()).get("state", {}).get("step")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        seen = None
+    if seen == ckpt.state.get("step") and side.is_file():
+        return False
+    write_sidecar(ckpt.path, ckpt.config, ckpt.state)
+    return True
 
 
 class Checkpoint:
@@ -108,7 +151,7 @@ class Checkpoint:
         if meta.get("format") != FORMAT or "config" not in meta:
             raise CheckpointError(f"{self.path}: not a poseshift checkpoint (no {FORMAT} metadata)")
         self.config = config_from_json(meta["config"], str(self.path))
-        self.state: dict[str, Any] = json.loads(meta.get("state", "{}"))
+        self.state: dict[str, Any] = _read_state(meta.get("state", "{}"), self.path)
 
     def module_state(self, prefix: str) -> dict[str, torch.Tensor]:
         p = prefix + "."
@@ -125,13 +168,51 @@ class Checkpoint:
             raise CheckpointError(f"{self.path}: {prefix} weights do not fit the network ({first})") from None
 
     def load_optimizer(self, name: str, optimizer: torch.optim.Optimizer) -> None:
-        groups = self.state.get("optimizer_groups", {}).get(name)
+        groups = self.state.get("optimizer_groups", {})
+        groups = groups.get(name) if isinstance(groups, dict) else None
         if groups is None:
             raise CheckpointError(f"{self.path}: holds no state for optimiser {name}")
-        optimizer.load_state_dict(unflatten_optimizer(name, self.tensors, groups))
+        bad = f"{self.path}: the state of optimiser {name} does not fit its network"
+        try:
+            sd = unflatten_optimizer(name, self.tensors, groups)
+            params = [p for g in optimizer.param_groups for p in g["params"]]
+            need = {"step", "exp_avg", "exp_avg_sq"} if isinstance(optimizer, torch.optim.Adam) else set()
+            if sd["state"] and (set(sd["state"]) != set(range(len(params)))
+                                or any(set(st) != need | set(st) or set(st) != set(sd["state"][0])
+                                       for st in sd["state"].values())):
+                raise CheckpointError(f"{bad} (moments missing)")
+            for idx, st in sd["state"].items():
+                for key, value in st.items():
+                    shape_ok = value.numel() == 1 if key == "step" else tuple(value.shape) == tuple(params[idx].shape)
+                    if not shape_ok or not value.is_floating_point():
+                        raise CheckpointError(f"{bad} ({key} of parameter {idx})")
+            optimizer.load_state_dict(sd)
+        except CheckpointError:
+            raise
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError) as err:
+            raise CheckpointError(f"{bad} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                                  ) from None
 
     def tensor(self, key: str) -> torch.Tensor | None:
         return self.tensors.get(key)
+
+
+def _read_state(text: str, path: Path) -> dict[str, Any]:
+    """The training state's JSON, checked where a tampered value would break a resume."""
+    try:
+        state = json.loads(text)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{path}: its training state is not valid JSON") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: its training state is not a JSON object")
+    for key in ("step", "batches", "ema_updates", "world_size"):
+        if key not in state or (key == "step" and state[key] is None):  # an export may have no step
+            continue
+        value = state[key]
+        if (not isinstance(value, int) or isinstance(value, bool) or not
+                                  0 <= value < 2 ** 53 or (key == "world_size" and value < 1)):
+            raise CheckpointError(f"{path}: its training state has an impossible {key} ({value!r})")
+    return state
 
 
 def load_inference_generator(path: str | Path) -> tuple[torch.nn.Module, Checkpoint]:

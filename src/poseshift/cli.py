@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = apply_overrides(load_config(args.config), overrides)
     try:
         trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
-                                init=args.init)
+                                init=args.init, overwrite=args.overwrite)
         trainer.train(max_steps=args.max_steps, time_limit=args.minutes * 60 if args.minutes else None)
     finally:
         finish_distributed()
@@ -90,6 +90,21 @@ def cmd_pose(args: argparse.Namespace) -> int:
     from poseshift.images import read_image, write_image
 
     paths = _image_paths(args.inputs)
+    out = _new_output(args.out, args.overwrite)
+    if out.suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"--out {out}: detections are written as .csv or .json")
+    if out.resolve() in {q.resolve() for q in paths}:
+        raise ValueError(f"--out {out} is one of the input images")
+    if args.masks:
+        inputs = {q.resolve() for q in paths}
+        if Path(args.masks).resolve() in {q.parent for q in inputs}:
+            raise ValueError(f"--masks {args.masks} is a folder of input images; choose another folder")
+        for q in paths:
+            mask = (Path(args.masks) / f"{q.stem}.png")
+            if mask.resolve() in inputs:
+                raise ValueError(f"--masks {args.masks}: the mask {mask} would replace an input image; "
+                                 f"choose another folder")
+            _new_output(str(mask), args.overwrite)
     with PoseDetector() as detector:
         found, failures = detect_paths(paths, progress=not args.quiet, detector=detector)
         if args.masks:
@@ -99,7 +114,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
                     write_image(Path(args.masks) / f"{p.stem}.png", (mask[..., None] * 255).repeat(3, -1))
     for name, reason in failures.items():
         print(f"poseshift: skipped {name}: {reason}", file=sys.stderr)
-    out = write_detections(args.out, found)
+    out = write_detections(out, found)
     print(f"wrote {out}: {len(found)} of {len(paths)} images ({len(failures)} skipped)")
     return 0
 
@@ -122,13 +137,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if sum(map(bool, (args.generated, args.checkpoint, args.copy_source, args.warp_only))) != 1:
         raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT, --copy-source or --warp-only")
-    out = Path(args.out)
+    out = _new_output(args.out, args.overwrite)
+    _new_output(args.sheet or str(out.with_suffix(".png")), args.overwrite)
     generated = Path(args.generated) if args.generated else out.parent / (out.stem + "_images")
+    if not args.generated and generated.is_dir() and any(generated.iterdir()) and not args.overwrite:
+        raise FileExistsError(f"{generated} holds earlier renders; pass --overwrite to replace them")
     from poseshift.layouts import open_layout
 
     layout = open_layout(args.data)
     pairs_file = args.pairs or layout.pairs_file(args.split or "test")  # a published layout's test pairs
     pairs = read_pairs(pairs_file)
+    if not pairs:
+        raise ValueError(f"{pairs_file}: no from,to pairs to evaluate")
     if args.split and layout.split_file is not None:
         from poseshift.layouts import read_split
 
@@ -148,6 +168,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
             finally:
                 reposer.close()
+        if not counts["rendered"]:
+            raise ValueError(f"{pairs_file}: none of its {len(pairs)} pairs names two images of {args.data}")
         print(f"wrote {counts['rendered']} images into {generated}")
     detector = None
     wanted = args.metrics or None
@@ -208,7 +230,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from poseshift.checkpoint import export_generator
 
-    out = _new_output(args.out, args.overwrite)
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out {out}: an export is a .safetensors file (its JSON is written beside it)")
+    if out.resolve() == Path(args.checkpoint).resolve():
+        raise ValueError(f"--out {out} is the checkpoint being exported")
+    _new_output(str(out), args.overwrite)
+    _new_output(str(out.with_suffix(".json")), args.overwrite)
     print(f"wrote {export_generator(args.checkpoint, out)} (generator only)")
     return 0
 
@@ -217,7 +245,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from poseshift.plot import plot_losses
 
     run = Path(args.run)
-    out = Path(args.out) if args.out else run / "loss.png"
+    out = _new_output(args.out or str(run / "loss.png"), args.overwrite)
     print(f"wrote {plot_losses(run / 'log.jsonl', out)}")
     return 0
 
@@ -235,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=None, help="stop at this global step")
     t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes; --resume goes on")
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
+    t.add_argument("--overwrite", action="store_true", help="start a new run in --out, replacing the run there")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
     t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
                                                   "(its model settings are kept; ignored on --resume)")
@@ -258,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     po.add_argument("--out", required=True, help="FILE.csv (annotation format) or FILE.json")
     po.add_argument("--masks", help="also write a person mask per image into this folder")
+    po.add_argument("--overwrite", action="store_true", help="replace an existing --out file and masks")
     po.add_argument("--quiet", action="store_true")
     po.set_defaults(func=cmd_pose)
 
@@ -283,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "target pose, untrained (poseshift.warp)")
     ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
     ev.add_argument("--out", required=True, help="report JSON")
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing report, sheet and renders")
     ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
     ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")
     ev.add_argument("--sheet", help="sheet PNG (default: the report's name with .png)")
@@ -324,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a run's loss curves from log.jsonl")
     pl.add_argument("run")
     pl.add_argument("--out", help="PNG path (default RUN/loss.png)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing PNG")
     pl.set_defaults(func=cmd_plot)
     return p
 
@@ -338,10 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("poseshift: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("poseshift: error: out of memory (a setting or input larger than this machine holds)", file=sys.stderr)
+        return 2
     except (*USER_ERRORS, TrainError) as err:
         if os.environ.get("POSESHIFT_DEBUG"):
             raise
         msg = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+        if len(msg) > 400:  # a message quoting a huge input stays readable
+            msg = msg[:380] + " ... (cut)"
         print(f"poseshift: error: {msg}", file=sys.stderr)
         return 2
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -200,9 +201,58 @@ _CHOICES = {
     ("train", "schedule"): ("epochs", "budget"),
     ("data", "fit"): ("pad", "resize"),
 }
-# Fields that must be > 0 (checked where the value is read, not at the first training step).
-_POSITIVE = {("loss", "patch_sigma_scale"), ("train", "prefetch"), ("train", "batch_size")}
-_NON_NEGATIVE = {("train", "workers")}
+# Plausible bounds, checked when a config is read (a file, --set, or a checkpoint's own), so
+# that nothing is built from a value that cannot work: a zero interval, a network that would
+# need terabytes, a weight that overflows. (lo, hi), inclusive; floats must also be finite.
+_INF = float("inf")
+_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("pose", "num_joints"): (18, 18),  # COCO-18 (section 4.1), the only skeleton supported
+    ("pose", "sigma_frac"): (1e-4, 1.0),
+    ("model", "image_size"): (16, 512),  # the field trains at 256 (DeepFashion) and 512 at most
+    ("model", "g_channels"): (1, 512), ("model", "g_blocks"): (0, 64),
+    ("model", "d_channels"): (1, 512), ("model", "d_layers"): (1, 6),
+    ("model", "phi_channels"): (1, 512), ("model", "phi_blocks"): (0, 64),
+    ("loss", "lambda_pose"): (0, 1e6), ("loss", "lambda_adv"): (0, 1e6), ("loss", "lambda_id"): (0, 1e6),
+    ("loss", "lambda_style"): (0, 1e8), ("loss", "lambda_colour"): (0, 1e8), ("loss", "lambda_l1"): (0, 1e6),
+    ("loss", "cycle_noise_std"): (0, 10), ("loss", "cycle_grad_scale"): (0, 10),
+    ("loss", "patch_sigma_scale"): (1e-3, 10),
+    ("train", "batch_size"): (1, 65536),
+    ("train", "lr_g"): (0, 1), ("train", "lr_d"): (0, 1), ("train", "lr_phi"): (0, 1),
+    ("train", "beta1"): (0, 0.9999), ("train", "beta2"): (0, 0.999999),
+    ("train", "epochs"): (1, 10**6), ("train", "decay_after"): (0, 10**6),
+    ("train", "pool_size"): (0, 10**5), ("train", "seed"): (0, 2**32 - 1),
+    ("train", "workers"): (0, 256), ("train", "prefetch"): (1, 256),
+    ("train", "log_every"): (1, 10**9), ("train", "sample_every"): (1, 10**9),
+    ("train", "checkpoint_every"): (1, 10**9), ("train", "max_steps"): (0, 10**12),
+    ("train", "phi_warmup_steps"): (0, 10**12), ("train", "g_ema_decay"): (0, 0.999999),
+    ("data", "pad_value"): (0, 255),
+}
+_MAX_TEXT = 4096  # characters of a string field (a path at most)
+
+
+def _check_bounds(section: str, name: str, value: Any, source: str) -> None:
+    bounds = _BOUNDS.get((section, name))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {section}.{name} must be finite, got {value!r}")
+    if bounds is None:
+        return
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        want = f"{lo}" if lo == hi else f"between {lo} and {hi}"
+        raise ConfigError(f"{source}: {section}.{name} must be {want}, got {value!r}")
+
+
+def _check_config(cfg: "Config", source: str) -> None:
+    """Rules between fields, checked before anything is built."""
+    size = cfg.model.image_size
+    if size % 4:
+        raise ConfigError(f"{source}: model.image_size must be a multiple of 4 (G halves it twice), got {size}")
+    if size < 2 ** (cfg.model.d_layers + 2):
+        raise ConfigError(f"{source}: model.image_size={size} is too small for model.d_layers="
+                          f"{cfg.model.d_layers} (D needs at least {2 ** (cfg.model.d_layers + 2)})")
+    if cfg.train.decay_after > cfg.train.epochs:
+        raise ConfigError(f"{source}: train.decay_after={cfg.train.decay_after} is past "
+                          f"train.epochs={cfg.train.epochs}")
 
 
 def _coerce(section: str, name: str, value: Any, source: str) -> Any:
@@ -217,14 +267,18 @@ def _coerce(section: str, name: str, value: Any, source: str) -> Any:
             value = bool(value)
         elif want is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
+        elif want is str:
+            if isinstance(value, (dict, list)) or len(str(value)) > _MAX_TEXT:
+                raise ValueError(value)
+            value = str(value)
+        elif isinstance(value, (dict, list)):
+            raise ValueError(value)
         else:
             value = want(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {value!r}") from None
-    if (section, name) in _POSITIVE and not value > 0:
-        raise ConfigError(f"{source}: {section}.{name} must be > 0, got {value!r}")
-    if (section, name) in _NON_NEGATIVE and value < 0:
-        raise ConfigError(f"{source}: {section}.{name} must be >= 0, got {value!r}")
+    except (TypeError, ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {shown}") from None
+    _check_bounds(section, name, value, source)
     choices = _CHOICES.get((section, name))
     if choices and value not in choices:
         raise ConfigError(f"{source}: {section}.{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -260,7 +314,9 @@ def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
                 raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
             kwargs[name] = _coerce(sec, name, value, source)
         sections[sec] = _SECTION_TYPES[sec](**kwargs)
-    return Config(**sections)
+    cfg = Config(**sections)
+    _check_config(cfg, source)
+    return cfg
 
 
 def preset_names() -> list[str]:
@@ -269,11 +325,19 @@ def preset_names() -> list[str]:
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    return _parse_yaml(text, source)
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    """Safe YAML (no tags that build objects), with every parser failure as one ConfigError."""
     try:
-        tree = yaml.safe_load(text) or {}
+        tree = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return tree
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{source}: not valid YAML ({first})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply") from None
+    return {} if tree is None else tree
 
 
 def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -283,7 +347,13 @@ def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        tree = _read_yaml(path.read_text(), str(path))
+        if path.stat().st_size > 1 << 20:
+            raise ConfigError(f"{path}: a config file over 1 MB is not a config")
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file") from None
+        tree = _read_yaml(text, str(path))
         source = str(path)
     else:
         res = resources.files("poseshift.presets") / f"{text}.yaml"
@@ -305,8 +375,8 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
             raise ConfigError(f"--set {item!r}: expected section.field=value, e.g. train.lr_g=1e-4")
         if sec not in tree or name not in tree[sec]:
             raise ConfigError(f"--set {item!r}: unknown field {key.strip()}")
-        parsed = yaml.safe_load(value) if value.strip() else ""
-        tree[sec][name] = parsed if parsed is not None else ""
+        parsed = _parse_yaml(value, f"--set {key.strip()}") if value.strip() else ""
+        tree[sec][name] = parsed if parsed != {} or value.strip() in ("{}",) else ""
     return from_dict(tree, "--set")
 
 
@@ -315,4 +385,6 @@ def config_from_json(text: str, source: str = "checkpoint") -> Config:
         tree = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{source}: config is not valid JSON ({err})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: config JSON nested too deeply") from None
     return from_dict(tree, source)

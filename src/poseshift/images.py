@@ -5,7 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import warnings
+
 from PIL import Image, UnidentifiedImageError
+
+# poseshift applies its own limit (MAX_PIXELS) from the header, so PIL's own warning is noise.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -14,35 +19,59 @@ class ImageError(ValueError):
     """An image file that cannot be read."""
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8 [H,W,3]."""
-    path = Path(path)
+# The most pixels an image may have: 64 megapixels (8000 x 8000) is several times any photo this
+# field trains on, and stops a decompression bomb (a small file whose header claims 30000 x 30000)
+# before a byte is decoded.
+MAX_PIXELS = 64_000_000
+
+
+def _open(path: Path) -> Image.Image:
     if not path.is_file():
         raise ImageError(f"{path}: image file not found")
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as err:
+        im = Image.open(path)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: its header claims far more pixels than a photo (at most {MAX_PIXELS:,})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not a readable image") from None
+    except Exception as err:  # a malformed file breaks PIL's parsers in many ways
         raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+    w, h = im.size
+    if w * h > MAX_PIXELS or w < 1 or h < 1:
+        im.close()
+        raise ImageError(f"{path}: {w}x{h} pixels is not a photo poseshift reads (at most {MAX_PIXELS:,} pixels)")
+    return im
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """RGB uint8 [H,W,3]; ``ImageError`` naming the file for anything that is not a readable image."""
+    path = Path(path)
+    with _open(path) as im:
+        try:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        except Exception as err:  # truncated data, bad chunks, impossible modes
+            raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) from the file's header, without decoding the pixels."""
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except FileNotFoundError:
-        raise ImageError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+    with _open(path) as im:
+        w, h = im.size
     return h, w
 
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write atomically (a temporary file beside ``path``, then a rename): a kill leaves either
+    the old file or the new one, never half of one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown image extension {path.suffix or '(none)'!r}")
+    from poseshift.checkpoint import atomic_write
+
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    atomic_write(path, lambda tmp: picture.save(tmp, format=fmt))
     return path
 
 

@@ -41,17 +41,28 @@ class LayoutError(ValueError):
 def read_split(path: Path) -> dict[str, str]:
     """split.csv -> {name: split}."""
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as err:
         raise LayoutError(f"{path}: cannot read ({err.strerror})") from None
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise LayoutError(f"{path}: not a readable CSV ({str(err).splitlines()[0][:80]})") from None
     if rows and not {"name", "split"} <= set(rows[0]):
-        raise LayoutError(f"{path}: expected columns name,person,split, got {','.join(rows[0])}")
-    return {row["name"]: row["split"] for row in rows}
+        got = ",".join(str(k) for k in rows[0] if isinstance(k, str))[:80]
+        raise LayoutError(f"{path}: expected columns name,person,split, got {got!r}")
+    return {row["name"]: row["split"] for row in rows if isinstance(row.get("name"), str)
+            and isinstance(row.get("split"), str)}
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
     """``from,to`` rows of a pairs CSV."""
+    try:
+        return _read_pairs(path)
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise LayoutError(f"{path}: not a readable CSV ({str(err).splitlines()[0][:80]})") from None
+
+
+def _read_pairs(path: str | Path) -> list[tuple[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = [c.strip() for c in reader.fieldnames or []]
@@ -59,7 +70,7 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
             raise ValueError(f"{path}: expected a header 'from,to', got {','.join(fields)!r}")
         rows = []
         for row in reader:
-            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            row = {k.strip(): (v if isinstance(v, str) else "").strip() for k, v in row.items() if k}
             if row.get("from") and row.get("to"):
                 rows.append((row["from"], row["to"]))
     return rows

@@ -61,12 +61,16 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
+            return load_file(str(path), device="cpu")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any file at all may be named here: a text file, a pickle with code
+        raise ValueError(f"{path}: not a weights file (a .safetensors or weights-only torch state dict; "
+                         f"{type(err).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
     return state
 
@@ -215,7 +219,12 @@ class Psi(nn.Module):
         self.layer = layer
         self.pretrained = pretrained
         self.channels, self.downsample = spec.layers[layer]
-        self.body = spec.build(layer, weights, pretrained)
+        try:
+            self.body = spec.build(layer, weights, pretrained)
+        except (FileNotFoundError, ValueError, KeyError) as err:
+            if not weights or "psi_weights" in str(err):
+                raise
+            raise type(err)(f"model.psi_weights={str(weights)[:200]}: {str(err).strip(chr(39))}") from None
         # Normalisation of [0, 1] RGB; not saved in checkpoints (a pure function of the backbone).
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)

@@ -53,6 +53,10 @@ def missing_keypoints() -> np.ndarray:
     return np.full((NUM_JOINTS, 2), np.nan, dtype=np.float32)
 
 
+# The largest coordinate a keypoint may have, in pixels: far beyond any photo, well inside float32.
+MAX_COORD = 1e6
+
+
 def _fail(path: Path | str, what: str) -> KeypointFormatError:
     # One line, always: newlines inside a quoted value would break log parsing.
     return KeypointFormatError(f"{path}: {what}".replace("\n", " "))
@@ -89,8 +93,9 @@ def _parse_int_list(text: str, path: Path | str, where: str, axis: str) -> list[
             v = float(t)
         except ValueError:
             raise _fail(path, f"{where}: {axis} value {t!r} is not a number") from None
-        if not math.isfinite(v):
-            raise _fail(path, f"{where}: {axis} value {t!r} is not finite")
+        if not math.isfinite(v) or abs(v) > MAX_COORD:
+            raise _fail(path, f"{where}: {axis} value {t[:20]!r} is not a pixel coordinate (finite, within "
+                              f"{MAX_COORD:g})")
         values.append(v)
     if len(values) != NUM_JOINTS:
         raise _fail(path, f"{where}: expected {NUM_JOINTS} {axis} values, got {len(values)}")
@@ -166,6 +171,8 @@ def _load_json(path: Path | str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise _fail(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise _fail(path, "JSON nested too deeply") from None
 
 
 def _openpose_from_obj(obj: dict, path: Path | str) -> np.ndarray:
@@ -193,8 +200,11 @@ def _openpose_from_obj(obj: dict, path: Path | str) -> np.ndarray:
         triples = triples[list(BODY25_TO_COCO18)]  # drop MidHip (8) and the six foot joints
     elif n != NUM_JOINTS:
         raise _fail(path, f"people[0].pose_keypoints_2d has {n} joints; expected 18 (COCO-18) or 25 (BODY_25)")
-    kp = triples[:, :2].astype(np.float32)
-    present = np.isfinite(triples).all(axis=1) & (triples[:, 2] > 0)
+    with np.errstate(invalid="ignore"):
+        present = np.isfinite(triples).all(axis=1) & (triples[:, 2] > 0) & (np.abs(triples[:, :2]) <= MAX_COORD).all(1)
+    if (np.isfinite(triples[:, :2]).all(1) & ~(np.abs(triples[:, :2]) <= MAX_COORD).all(1) & (triples[:, 2] > 0)).any():
+        raise _fail(path, f"people[0].pose_keypoints_2d holds a coordinate beyond {MAX_COORD:g} pixels")
+    kp = np.where(present[:, None], triples[:, :2], np.nan).astype(np.float32)
     kp[~present] = np.nan
     return kp
 
@@ -209,8 +219,9 @@ def _plain_from_obj(obj: list, path: Path | str) -> np.ndarray:
         if (not isinstance(item, list) or len(item) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)):
             raise _fail(path, f"entry {i} must be [x, y] or null, got {json.dumps(item)[:40]}")
-        if not all(math.isfinite(v) for v in item):
-            raise _fail(path, f"entry {i} is not finite: {json.dumps(item)[:40]}")
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in item):
+            raise _fail(path, f"entry {i} is not a pixel coordinate (finite, within {MAX_COORD:g}): "
+                              f"{json.dumps(item)[:40]}")
         kp[i] = item
     return kp
 

@@ -143,8 +143,11 @@ class BatchSource:
 
     def _loader(self) -> Iterator:
         extra = {"prefetch_factor": self.prefetch, "persistent_workers": False} if self.workers else {}
+        # Its own generator: the items are a pure function of the plan, and drawing the workers'
+        # base seed from torch's global generator would shift it on every resume.
         loader = DataLoader(self.items, batch_sampler=RankBatches(self.plan, self.world, self.consumed),
-                            num_workers=self.workers, pin_memory=self.device.type == "cuda", **extra)
+                            num_workers=self.workers, pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(self.plan.seed), **extra)
         return iter(loader)
 
     def next(self) -> Batch:

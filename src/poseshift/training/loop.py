@@ -7,8 +7,9 @@ bit-exactly. With ``train.g_ema_decay`` > 0 an average of G's weights (``G_ema``
 step and is what samples, inference and export use (not in the paper; see TrainConfig).
 
 Losses stay on the device between log steps (``train.log_every``): only then are they
-averaged over the steps and ranks and read, and checked to be finite (a checkpoint is never
-written from a run whose losses went non-finite).
+averaged over the steps and ranks and read, and checked to be finite. Before every checkpoint
+the weights and Adam's moments are checked too: a run that went non-finite stops with the step
+and leaves the last good checkpoint as it was.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from poseshift.checkpoint import atomic_write_text
 from poseshift.config import Config
 from poseshift.data import PoseImageFolder
 from poseshift.devices import select_device
@@ -39,6 +41,7 @@ from poseshift.training.state import (
     RunState,
     TrainError,
     initialise_from,
+    nonfinite,
     open_run,
     restore_run,
     save_run,
@@ -58,10 +61,11 @@ class Trainer:
     """The paper's unsupervised training (eq. 8) of G, D_I and Phi on ``data_dir``."""
 
     def __init__(self, cfg: Config, data_dir: str | Path, run_dir: str | Path, resume: bool = False,
-                 progress: bool = True, psi_pretrained: bool = True, init: str | Path | None = None):
+                 progress: bool = True, psi_pretrained: bool = True, init: str | Path | None = None,
+                 overwrite: bool = False):
         self.run = Path(run_dir)
         self.ckpt_path = self.run / "checkpoints" / "last.safetensors"
-        cfg, ckpt, start = open_run(cfg, self.run, resume, init)
+        cfg, ckpt, start = open_run(cfg, self.run, resume, init, overwrite)
         self.cfg, t = cfg, cfg.train
         self.world, self.device = init_distributed(select_device(t.device))
         self.progress = progress and self.world.main
@@ -91,19 +95,22 @@ class Trainer:
         self.pool_gen = torch.Generator().manual_seed(t.seed + 1000 * self.world.rank)
         self.pool = ImagePool(t.pool_size, self.pool_gen)
         self.state = RunState()
+        self.saved_step: int | None = None  # the step of the last good checkpoint
         if ckpt is not None:
             self.state = restore_run(ckpt, self.nets, self.G_ema, self.opt, self.pool, self.pool_gen,
                                      self.world, self.device)
             if self.world.main:
                 truncate_log(self.run, self.state.step)
+            self.saved_step = self.state.step
             log.info("resumed %s at step %d", self.ckpt_path, self.state.step)
         else:
             if start is not None:
                 initialise_from(start, self.nets, self.G_ema)
             if self.world.main:
                 self.run.mkdir(parents=True, exist_ok=True)
-                (self.run / "config.json").write_text(cfg.to_json() + "\n")
-                truncate_log(self.run, 0)  # lines of an earlier attempt that died before its first checkpoint
+                atomic_write_text(self.run / "config.json", cfg.to_json() + "\n")
+                if overwrite:
+                    (self.run / "log.jsonl").unlink(missing_ok=True)
 
         # The step runs G, D and Phi under DDP (several processes) and torch.compile (train.compile).
         ddp = {name: wrap(m, self.world, self.device) for name, m in self.nets.trainable().items()}
@@ -165,10 +172,23 @@ class Trainer:
     def inference_generator(self) -> torch.nn.Module:
         return self.G_ema if self.G_ema is not None else self.nets.G
 
+    def last_good(self) -> str:
+        if self.saved_step is None:
+            return "no checkpoint was written"
+        return f"the last good checkpoint is {self.ckpt_path} (step {self.saved_step})"
+
     def save(self) -> Path | None:
-        """The checkpoint (written by rank 0; every rank calls this)."""
-        return save_run(self.ckpt_path, self.cfg, self.nets, self.G_ema, self.opt, self.state, self.pool,
+        """The checkpoint (written by rank 0; every rank calls this), only from finite weights and
+        optimiser states: otherwise ``TrainError``, and the last good checkpoint stays."""
+        modules = dict(self.nets.trainable(), **({"G_ema": self.G_ema} if self.G_ema is not None else {}))
+        bad = nonfinite(modules, self.opt)
+        if any_rank(bool(bad), self.world, self.device):
+            raise TrainError(f"step {self.state.step}: {', '.join(bad) or 'another rank'} went non-finite "
+                             f"(NaN or inf); nothing was saved, {self.last_good()}")
+        path = save_run(self.ckpt_path, self.cfg, self.nets, self.G_ema, self.opt, self.state, self.pool,
                         self.pool_gen, self.world, self.device, self.steps_per_epoch)
+        self.saved_step = self.state.step
+        return path
 
     # ------------------------------------------------------------- samples and log
     def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -211,8 +231,8 @@ class Trainer:
         values = mean(torch.stack([sums[k] for k in keys]) / count, self.world).tolist()
         out = dict(zip(keys, values))
         if not all(np.isfinite(v) for v in values):
-            raise TrainError(f"step {self.state.step}: a loss is not finite {out}; "
-                             f"the last good checkpoint is {self.ckpt_path}")
+            raise TrainError(f"step {self.state.step}: a loss is not finite "
+                             f"({', '.join(k for k, v in out.items() if not np.isfinite(v))}); {self.last_good()}")
         return out
 
     def _log(self, record: dict[str, Any]) -> None:

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import torch
 
-from poseshift.checkpoint import Checkpoint, save_checkpoint
+from poseshift.checkpoint import Checkpoint, CheckpointError, atomic_write_text, remove_stray, save_checkpoint, sync_sidecar
 from poseshift.config import Config
 from poseshift.nets import Networks
 from poseshift.pool import ImagePool
 from poseshift.training.distributed import World, gather
 
-__all__ = ["TrainError", "RunState", "open_run", "initialise_from", "truncate_log", "save_run", "restore_run"]
+__all__ = ["TrainError", "RunState", "open_run", "initialise_from", "truncate_log", "save_run", "restore_run",
+           "nonfinite"]
+
+RUN_FILES = ("config.json", "log.jsonl")  # what a run writes before its first checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +42,38 @@ class RunState:
     ema_updates: int = 0
 
 
-def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None
+def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None, overwrite: bool = False
              ) -> tuple[Config, Checkpoint | None, Checkpoint | None]:
-    """-> (the config to use, the checkpoint to resume, the checkpoint to fine-tune from)."""
+    """-> (the config to use, the checkpoint to resume, the checkpoint to fine-tune from).
+    Nothing in ``run`` is replaced unless it is resumed or ``overwrite`` is given."""
     path = run / "checkpoints" / "last.safetensors"
+    # Temporary files of writes that a kill cut short: the run's own files, nothing else.
+    for folder, names in ((run, ("config.json.", "log.jsonl.")), (run / "checkpoints", ("last.",)),
+                          (run / "samples", ("step_",))):
+        for tmp in remove_stray(folder, names):
+            log.info("removed %s (left by an interrupted write)", tmp)
     ckpt = None
-    if path.is_file():
+    if path.is_file() and not overwrite:
         if not resume:
-            raise TrainError(f"{run} already holds a run ({path}); pass --resume to continue it or choose another --out")
+            raise TrainError(f"{run} already holds a run ({path}); pass --resume to continue it, "
+                             f"--overwrite to replace it, or choose another --out")
         ckpt = Checkpoint(path)
+        if sync_sidecar(ckpt):
+            log.info("%s: rewrote it from the checkpoint (step %s)", path.with_suffix(".json"), ckpt.state.get("step"))
         if ckpt.config.model != cfg.model or ckpt.config.loss != cfg.loss:
             log.warning("resuming with the checkpoint's model and loss settings, not the given config")
         if ckpt.config.train.mode != cfg.train.mode:
             raise TrainError(f"{path} was trained with train.mode={ckpt.config.train.mode}")
         cfg = Config(pose=ckpt.config.pose, model=ckpt.config.model, loss=ckpt.config.loss,
                      train=cfg.train, data=cfg.data)
-    elif resume:
-        log.warning("%s: no checkpoint to resume from; starting a new run", path)
+    elif not overwrite:
+        held = [name for name in RUN_FILES if (run / name).is_file()]
+        if held:
+            what = " and ".join(held)
+            raise TrainError(f"{run} holds {what} but no checkpoint ({path}); pass --overwrite to start "
+                             f"a new run there, or choose another --out")
+        if resume:
+            log.warning("%s: no checkpoint to resume from; starting a new run", path)
     start = Checkpoint(init) if init is not None and ckpt is None else None
     if start is not None:
         if start.config.model != cfg.model:  # fine-tuning: the networks must be the checkpoint's
@@ -79,11 +97,42 @@ def initialise_from(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | N
 
 
 def truncate_log(run: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from."""
+    """Keep the log lines up to the checkpoint's step, each step once; drop a cut last line (what a
+    kill or a full disk leaves). The log is replaced atomically, never emptied in place."""
     path = run / "log.jsonl"
-    if path.is_file():
-        keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        path.write_text("".join(ln + "\n" for ln in keep))
+    if not path.is_file():
+        return
+    keep, dropped = {}, 0
+    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            at = record["step"]
+            if not isinstance(at, int):
+                raise TypeError(at)
+        except (ValueError, KeyError, TypeError, RecursionError):
+            dropped += 1
+            log.warning("%s: line %d is not a log record; dropped", path, n)
+            continue
+        if at <= step:
+            keep[at] = line
+    atomic_write_text(path, "".join(keep[k] + "\n" for k in sorted(keep)))
+
+
+def nonfinite(modules: dict[str, torch.nn.Module], opt: dict[str, torch.optim.Optimizer]) -> list[str]:
+    """Names of the networks and optimisers holding a NaN or inf (weights, buffers, moments)."""
+    bad = []
+    for name, module in modules.items():
+        tensors = [t for t in module.state_dict().values() if t.is_floating_point()]
+        if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+            bad.append(name)
+    for name, o in opt.items():
+        tensors = [v for st in o.state.values() for v in st.values()
+                   if isinstance(v, torch.Tensor) and v.is_floating_point()]
+        if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+            bad.append(f"Adam({name})")
+    return bad
 
 
 def _pool_tensors(pool: ImagePool, gen: torch.Generator, world: World, device: torch.device
@@ -92,6 +141,12 @@ def _pool_tensors(pool: ImagePool, gen: torch.Generator, world: World, device: t
     out: dict[str, torch.Tensor] = {}
     images = pool.state_tensor()
     states = gather(gen.get_state().to(device), world)
+    # The global generators (cycle noise, loss.cycle_noise_std, draws from torch's default one).
+    for r, t in enumerate(gather(torch.get_rng_state().to(device), world)):
+        out[f"rng.torch.{r}"] = t.cpu()
+    if device.type == "cuda":
+        for r, t in enumerate(gather(torch.cuda.get_rng_state(device).to(device), world)):
+            out[f"rng.cuda.{r}"] = t.cpu()
     # Every rank's buffer grows alike (each adds its share of every batch), so shapes agree.
     if images is not None:
         for r, t in enumerate(gather(images, world)):
@@ -125,6 +180,8 @@ def restore_run(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | None,
     for name, o in opt.items():
         ckpt.load_optimizer(name, o)
     st = ckpt.state
+    if not isinstance(st.get("step"), int):
+        raise CheckpointError(f"{ckpt.path}: holds no training step (an export? resume needs a run's checkpoint)")
     state = RunState(step=int(st["step"]), consumed=int(st.get("batches", st["step"])))
     if G_ema is not None:
         if ckpt.module_state("G_ema"):
@@ -134,11 +191,25 @@ def restore_run(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | None,
             G_ema.load_state_dict(nets.G.state_dict())
     r = world.rank
     saved_world = int(st.get("world_size", 1))
-    gen_state = ckpt.tensor(f"rng.pool.{r}")
     if saved_world != world.size:
         log.warning("%s was written by %d processes, resumed by %d: the image buffers start empty",
                     ckpt.path, saved_world, world.size)
-    elif gen_state is not None:
-        gen.set_state(gen_state.to(torch.uint8))
-        pool.load_state_tensor(ckpt.tensor(f"pool.images.{r}"), device)
+        return state
+    try:
+        gen_state = ckpt.tensor(f"rng.pool.{r}")
+        if gen_state is not None:
+            gen.set_state(gen_state.to(torch.uint8))
+            images = ckpt.tensor(f"pool.images.{r}")
+            size = ckpt.config.model.image_size
+            if images is not None and (images.ndim != 4 or tuple(images.shape[1:]) != (3, size, size)
+                                       or len(images) > pool.size or not images.is_floating_point()):
+                raise ValueError(f"pool of shape {tuple(images.shape)}")
+            pool.load_state_tensor(images, device)
+        if ckpt.tensor(f"rng.torch.{r}") is not None:
+            torch.set_rng_state(ckpt.tensor(f"rng.torch.{r}").to(torch.uint8))
+        if device.type == "cuda" and ckpt.tensor(f"rng.cuda.{r}") is not None:
+            torch.cuda.set_rng_state(ckpt.tensor(f"rng.cuda.{r}").to(torch.uint8), device)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise CheckpointError(f"{ckpt.path}: its image buffer or random generators are damaged "
+                              f"({type(err).__name__})") from None
     return state
