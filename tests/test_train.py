@@ -112,7 +112,7 @@ def test_cli_train_resume_and_transfer(tmp_path, capsys):
     assert main(["transfer", "--checkpoint", str(run / "checkpoints" / "last.safetensors"),
                  "--image", str(tmp_path / "person.png"), "--pose", str(tmp_path / "pose.json"),
                  "--out", str(out)]) == 0
-    assert Image.open(out).size == (32, 32)
+    assert Image.open(out).size == (48, 96)  # the photo's own frame (--frame model: the 32x32 square)
     # Bad input: one line naming the file, exit 2, and nothing overwritten.
     capsys.readouterr()
     assert main(["transfer", "--checkpoint", str(tmp_path / "nope.safetensors"), "--image",

@@ -1,15 +1,7 @@
-"""The ``poseshift`` command. The only module that parses command lines.
+"""The ``poseshift`` command: each command's work (the arguments are in :mod:`poseshift.cli_parser`).
 
-    poseshift train --config NAME_OR_FILE --data DIR --out RUN [--max-steps N] [--resume] [--set k=v ...]
+    poseshift train | transfer | animate | pose | prepare | evaluate | data | synth | demo | export | plot | models
     torchrun --nproc_per_node N -m poseshift train ...     (N processes, DDP; the same flags)
-    poseshift data DIR                                     (what a data folder holds)
-    poseshift transfer --checkpoint CKPT --image IMG --pose POSE --out OUT.png
-    poseshift pose IMAGE_OR_DIR ... --out FILE.csv|FILE.json [--masks DIR]
-    poseshift prepare --images DIR --out DIR [--size N | --size H W] [--fit pad|resize]
-    poseshift evaluate --pairs PAIRS.csv --data DIR (--generated GEN_DIR | --checkpoint CKPT) --out REPORT.json
-    poseshift synth --out DIR --people N --poses-per-person K --size S --seed X [--background plain|textured]
-    poseshift demo
-    poseshift plot RUN
 """
 from __future__ import annotations
 
@@ -19,7 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-from poseshift import __version__
 
 # Errors about the user's input or machine, not our bugs: one line, exit 2.
 # POSESHIFT_DEBUG=1 shows the traceback instead.
@@ -58,13 +49,68 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from poseshift.images import write_image
     from poseshift.transfer import Reposer
 
-    out = _new_output(args.out, args.overwrite)
-    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
+    if bool(args.pairs) == bool(args.image):
+        raise ValueError("give --image (a photo or a folder) with --pose, or --pairs with --data")
+    if args.image and not args.pose:
+        raise ValueError("--image needs --pose (a photo, or a keypoint file)")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    out = Path(args.out)
+    folder = args.pairs or Path(args.image).is_dir()
+    if not folder:
+        _new_output(args.out, args.overwrite)
+    elif out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise FileExistsError(f"{out} is not empty; pass --overwrite to write into it")
+    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
     try:
-        write_image(out, reposer(args.image, args.pose, args.source_pose))
+        if args.pairs:
+            from poseshift.layouts import read_pairs
+            from poseshift.transfer import render_pairs
+
+            if not args.data:
+                raise ValueError("--pairs needs --data (the folder holding the images and their keypoints)")
+            counts = render_pairs(reposer, read_pairs(args.pairs), args.data, out, progress=not args.quiet)
+            print(f"wrote {counts['rendered']} renders into {out}")
+            return 0
+        pose = reposer.keypoints(args.pose, "pose", args.pose_name) if args.pose_name else args.pose
+        source = args.source_pose
+        if not folder:
+            write_image(out, reposer.render_batch([args.image], [pose], [source] if source else None, args.frame)[0])
+            print(f"wrote {out}")
+            return 0
+        from tqdm import tqdm
+
+        paths = _image_paths([args.image])
+        for i in tqdm(range(0, len(paths), args.batch), desc="transfer", unit="batch", disable=args.quiet):
+            chunk = paths[i:i + args.batch]
+            renders = reposer.render_batch(chunk, [pose] * len(chunk), None, args.frame)
+            for path, render in zip(chunk, renders):
+                write_image(out / f"{path.stem}.png", render)
+        print(f"wrote {len(paths)} renders into {out}")
+    finally:
+        reposer.close()
+    return 0
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from poseshift.animate import animate
+    from poseshift.transfer import Reposer
+
+    _new_output(args.out, args.overwrite)
+    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
+    try:
+        out = animate(reposer, args.image, args.poses, args.out, fps=args.fps, frames=args.frames,
+                      source_pose=args.source_pose, overwrite=args.overwrite, progress=not args.quiet)
     finally:
         reposer.close()
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from poseshift.models import describe_models
+
+    print(describe_models())
     return 0
 
 
@@ -228,16 +274,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from poseshift.checkpoint import export_generator
+    from poseshift.models import resolve_checkpoint
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"--out {out}: an export is a .safetensors file (its JSON is written beside it)")
-    if out.resolve() == Path(args.checkpoint).resolve():
+    out, ckpt = Path(args.out), resolve_checkpoint(args.checkpoint)
+    want = ".onnx" if args.format == "onnx" else ".safetensors"
+    if out.suffix != want:
+        raise ValueError(f"--out {out}: a {args.format} export is a {want} file (its JSON is written beside it)")
+    if out.resolve() == ckpt.resolve():
         raise ValueError(f"--out {out} is the checkpoint being exported")
     _new_output(str(out), args.overwrite)
     _new_output(str(out.with_suffix(".json")), args.overwrite)
-    print(f"wrote {export_generator(args.checkpoint, out)} (generator only)")
+    if args.format == "onnx":
+        from poseshift.onnx_export import check_onnx, export_onnx
+
+        export_onnx(ckpt, out, overwrite=args.overwrite)
+        print(f"wrote {out} and {out.with_suffix('.json')} (onnxruntime against PyTorch: max abs difference "
+              f"{check_onnx(ckpt, out):.2e})")
+        return 0
+    from poseshift.checkpoint import export_generator
+
+    print(f"wrote {export_generator(ckpt, out)} (generator only)")
     return 0
 
 
@@ -250,119 +306,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="poseshift", description=__doc__.splitlines()[0])
-    p.add_argument("--version", action="version", version=f"poseshift {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train G, D and Phi on a folder of images with keypoints")
-    t.add_argument("--config", default="tiny", help="preset name (paper, tiny, ...) or a YAML file")
-    t.add_argument("--data", required=True, help="folder with images/ and annotations.csv (split.csv optional), "
-                                                 "or a published DeepFashion or Market-1501 layout (see poseshift data)")
-    t.add_argument("--out", required=True, help="run folder for checkpoints, samples and log.jsonl")
-    t.add_argument("--max-steps", type=int, default=None, help="stop at this global step")
-    t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes; --resume goes on")
-    t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
-    t.add_argument("--overwrite", action="store_true", help="start a new run in --out, replacing the run there")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
-    t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
-                                                  "(its model settings are kept; ignored on --resume)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="shorthand for --set train.device=")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
-
-    r = sub.add_parser("transfer", help="render a person in a new pose with a trained checkpoint")
-    r.add_argument("--checkpoint", required=True)
-    r.add_argument("--image", required=True, help="photo of the person (any size)")
-    r.add_argument("--pose", required=True, help="target keypoints (annotation CSV, OpenPose JSON or plain JSON) "
-                                                "in the pixel frame of --image")
-    r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
-                                          "(model.g_arch=warp); detected when absent")
-    r.add_argument("--out", required=True, help="output PNG")
-    r.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    r.add_argument("--overwrite", action="store_true")
-    r.set_defaults(func=cmd_transfer)
-
-    po = sub.add_parser("pose", help="detect 18 COCO keypoints per image (MediaPipe, offline)")
-    po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    po.add_argument("--out", required=True, help="FILE.csv (annotation format) or FILE.json")
-    po.add_argument("--masks", help="also write a person mask per image into this folder")
-    po.add_argument("--overwrite", action="store_true", help="replace an existing --out file and masks")
-    po.add_argument("--quiet", action="store_true")
-    po.set_defaults(func=cmd_pose)
-
-    pr = sub.add_parser("prepare", help="make a training folder from unlabeled photos")
-    pr.add_argument("--images", required=True, help="folder of photos")
-    pr.add_argument("--out", required=True, help="new folder: images/ and annotations.csv")
-    pr.add_argument("--size", type=int, nargs="+", default=[256], help="N (square) or H W")
-    pr.add_argument("--fit", choices=["pad", "resize"], default="pad")
-    pr.add_argument("--masks", action="store_true", help="also write person masks")
-    pr.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
-    pr.add_argument("--quiet", action="store_true")
-    pr.set_defaults(func=cmd_prepare)
-
-    ev = sub.add_parser("evaluate", help="SSIM, mask-SSIM, PCKh, FID/KID (and LPIPS/IS with weights) on pairs")
-    ev.add_argument("--pairs", help="CSV with from,to (default: a published layout's pairs of --split, "
-                                    "test unless given)")
-    ev.add_argument("--data", required=True, help="folder with images/ and annotations.csv, or a published "
-                                                  "DeepFashion or Market-1501 layout")
-    ev.add_argument("--generated", help="folder of <from stem>___<to stem>.png")
-    ev.add_argument("--checkpoint", help="render the pairs with this checkpoint (kept beside the report)")
-    ev.add_argument("--copy-source", action="store_true", help="baseline: the source image as the render")
-    ev.add_argument("--warp-only", action="store_true", help="baseline: the source warped part by part into the "
-                                                             "target pose, untrained (poseshift.warp)")
-    ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
-    ev.add_argument("--out", required=True, help="report JSON")
-    ev.add_argument("--overwrite", action="store_true", help="replace an existing report, sheet and renders")
-    ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
-    ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")
-    ev.add_argument("--sheet", help="sheet PNG (default: the report's name with .png)")
-    ev.add_argument("--lpips-weights", help="local LPIPS weights file(s)")
-    ev.add_argument("--is-weights", help="local Inception Score classifier (TorchScript)")
-    ev.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    ev.add_argument("--quiet", action="store_true")
-    ev.set_defaults(func=cmd_evaluate)
-
-    da = sub.add_parser("data", help="what a data folder holds: its layout, images, rows and frame sizes")
-    da.add_argument("dir")
-    da.set_defaults(func=cmd_data)
-
-    sy = sub.add_parser("synth", help="render a synthetic dataset of clothed people with exact keypoints")
-    sy.add_argument("--out", required=True)
-    sy.add_argument("--people", type=int, default=100)
-    sy.add_argument("--poses-per-person", type=int, default=4)
-    sy.add_argument("--size", type=int, default=64)
-    sy.add_argument("--seed", type=int, default=0)
-    sy.add_argument("--background", choices=["plain", "textured"], default="plain")
-    sy.add_argument("--workers", type=int, default=1)
-    sy.add_argument("--quiet", action="store_true")
-    sy.set_defaults(func=cmd_synth)
-
-    d = sub.add_parser("demo", help="offline demonstration: re-pose new synthetic people with the shipped model")
-    d.add_argument("--out", default="poseshift-demo")
-    d.add_argument("--checkpoint", help="another checkpoint than the shipped synthetic one")
-    d.add_argument("--train", action="store_true", help="instead, train tiny briefly on simple figures (~2 min)")
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(func=cmd_demo)
-
-    ex = sub.add_parser("export", help="write an inference-only checkpoint: G (its average G_ema where "
-                                       "the run kept one) and the config")
-    ex.add_argument("--checkpoint", required=True)
-    ex.add_argument("--out", required=True)
-    ex.add_argument("--overwrite", action="store_true")
-    ex.set_defaults(func=cmd_export)
-
-    pl = sub.add_parser("plot", help="plot a run's loss curves from log.jsonl")
-    pl.add_argument("run")
-    pl.add_argument("--out", help="PNG path (default RUN/loss.png)")
-    pl.add_argument("--overwrite", action="store_true", help="replace an existing PNG")
-    pl.set_defaults(func=cmd_plot)
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="poseshift: %(message)s")
-    args = build_parser().parse_args(argv)
+    from poseshift.cli_parser import build_parser
+
+    args = build_parser(COMMANDS).parse_args(argv)
+    if args.verbose:
+        os.environ["POSESHIFT_VERBOSE"] = "1"
+    else:  # other libraries' INFO lines would reach our handler
+        for name in ("onnxscript", "onnx_ir", "torch", "absl"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from poseshift.training import TrainError
 
     try:
@@ -381,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
             msg = msg[:380] + " ... (cut)"
         print(f"poseshift: error: {msg}", file=sys.stderr)
         return 2
+
+
+COMMANDS = {"train": cmd_train, "transfer": cmd_transfer, "animate": cmd_animate, "pose": cmd_pose,
+            "prepare": cmd_prepare, "evaluate": cmd_evaluate, "data": cmd_data, "synth": cmd_synth,
+            "demo": cmd_demo, "export": cmd_export, "plot": cmd_plot, "models": cmd_models}
 
 
 if __name__ == "__main__":

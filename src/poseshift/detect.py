@@ -24,9 +24,11 @@ about 0.91 on deepfashion-mini) three measured changes bring it to about 0.95:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -93,6 +95,25 @@ def _as_rgb(image: Any) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+@contextlib.contextmanager
+def quiet_native():
+    """MediaPipe's C++ side (TensorFlow Lite, absl) writes log lines straight to file
+    descriptor 2; hide them unless ``--verbose`` (``POSESHIFT_VERBOSE=1``)."""
+    if os.environ.get("POSESHIFT_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _import_mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -127,7 +148,8 @@ class PoseDetector:
         self._mp = _import_mediapipe()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._pose = self._mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
+            with quiet_native():
+                self._pose = self._mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
         self._seg = None
         self.passes = 0  # MediaPipe runs so far (for timing reports)
 
@@ -162,7 +184,8 @@ class PoseDetector:
         self.passes += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # protobuf's GetPrototype deprecation, once per process
-            res = self._pose.process(np.ascontiguousarray(image))
+            with quiet_native():
+                res = self._pose.process(np.ascontiguousarray(image))
         if res.pose_landmarks is None:
             return None
         H, W = image.shape[:2]
@@ -202,8 +225,9 @@ class PoseDetector:
         if self._seg is None:
             if self._pose is None:
                 raise RuntimeError("PoseDetector is closed")
-            self._seg = self._mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-        with warnings.catch_warnings():
+            with quiet_native():
+                self._seg = self._mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        with warnings.catch_warnings(), quiet_native():
             warnings.simplefilter("ignore")
             res = self._seg.process(image)
         if res.segmentation_mask is None:

@@ -226,7 +226,25 @@ def _plain_from_obj(obj: list, path: Path | str) -> np.ndarray:
     return kp
 
 
-def _keypoints_from_json(obj: Any, path: Path | str) -> np.ndarray:
+def _named_from_obj(obj: dict, path: Path | str, name: str | None) -> np.ndarray:
+    """What ``poseshift pose --out FILE.json`` writes: ``{image name: [18 x ([x, y] | null)]}``."""
+    if name is not None:
+        if name not in obj:
+            raise _fail(path, f"no pose named {name!r} among {len(obj)}")
+        return _plain_from_obj(obj[name], path) if isinstance(obj[name], list) else _plain_from_obj([], path)
+    if len(obj) != 1:
+        raise _fail(path, f"holds {len(obj)} poses; name the one to use (--pose-name, e.g. {next(iter(obj))!r})")
+    value = next(iter(obj.values()))
+    if not isinstance(value, list):
+        raise _fail(path, f"unknown JSON shape: expected {{name: [{NUM_JOINTS} x [x, y] or null]}}")
+    return _plain_from_obj(value, path)
+
+
+def _keypoints_from_json(obj: Any, path: Path | str, name: str | None = None) -> np.ndarray:
+    if isinstance(obj, dict) and "people" not in obj and obj and all(isinstance(v, list) for v in obj.values()):
+        return _named_from_obj(obj, path, name)
+    if name is not None:
+        raise ValueError(f"{path}: a pose name only applies to annotation CSVs and poseshift pose JSON")
     if isinstance(obj, dict):
         return _openpose_from_obj(obj, path)
     if isinstance(obj, list):
@@ -277,7 +295,8 @@ def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:
     """Read one pose from any supported file, as ``float32 [18, 2]`` (x, y), NaN missing.
 
     ``.csv``: an annotation CSV; it must hold one row unless ``name`` picks a row.
-    ``.json``: OpenPose (an object with ``people``) or a plain list of 18 ``[x, y]``/``null``.
+    ``.json``: OpenPose (an object with ``people``), a plain list of 18 ``[x, y]``/``null``, or
+    what ``poseshift pose`` writes (``{name: [...]}``: one entry, or ``name`` picks one).
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
@@ -293,10 +312,10 @@ def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:
             raise _fail(path, f"annotation CSV has {len(rows)} rows; name the one to use "
                               f"(e.g. name={first!r})")
         return next(iter(rows.values()))
-    if name is not None:
-        raise ValueError(f"{path}: name={name!r} only applies to annotation CSV files")
     if suffix == ".json":
-        return _keypoints_from_json(_load_json(path), path)
+        return _keypoints_from_json(_load_json(path), path, name)
+    if name is not None:
+        raise ValueError(f"{path}: name={name!r} only applies to annotation CSV and JSON files")
     if not Path(path).is_file():
         raise FileNotFoundError(f"keypoint file not found: {path}")
     raise _fail(path, f"unknown keypoint file extension {suffix or '(none)'!r}; expected .csv or .json")

@@ -1,0 +1,174 @@
+"""The ``poseshift`` command line's arguments: every command, flag, help text and default.
+The commands themselves are in :mod:`poseshift.cli`."""
+from __future__ import annotations
+
+import argparse
+
+from poseshift import __version__
+
+DESCRIPTION = """\
+poseshift renders the person of a photo in a new pose (Pumarola et al., "Unsupervised Person
+Image Synthesis in Arbitrary Poses", CVPR 2018), and trains that model from single, unpaired
+photos with keypoints.
+
+examples:
+  poseshift demo                                         # offline, with the packaged model
+  poseshift transfer --checkpoint synthetic-64 --image a.jpg --pose b.jpg --out a_posed.png
+  poseshift pose b.jpg --out b.json                      # detect a pose, reuse it as --pose
+  poseshift animate --checkpoint synthetic-64 --image a.jpg --poses walk --out walk.gif
+  poseshift data fashion_data                            # check a dataset before training
+  poseshift train --config paper --data fashion_data --out runs/paper
+  torchrun --nproc_per_node 8 -m poseshift train --config paper --data fashion_data --out runs/p8
+  poseshift evaluate --data fashion_data --checkpoint runs/paper/checkpoints/last.safetensors \\
+      --out eval/report.json
+  poseshift models                                       # the packaged models
+
+Run 'poseshift COMMAND --help' for a command's options."""
+
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+CHECKPOINT = "a checkpoint file, or a packaged model's name (see poseshift models)"
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Examples kept as written, and every flag's default shown."""
+
+
+def _sub(sub, name: str, help: str, func: str):
+    parser = sub.add_parser(name, help=help, description=help, formatter_class=Formatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def build_parser(commands: dict) -> argparse.ArgumentParser:
+    """``commands``: name -> function, from :mod:`poseshift.cli`."""
+    p = argparse.ArgumentParser(prog="poseshift", description=DESCRIPTION, formatter_class=Formatter)
+    p.add_argument("--version", action="version", version=f"poseshift {__version__}")
+    p.add_argument("--verbose", action="store_true", help="show MediaPipe's and PyTorch's own log lines")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = _sub(sub, "train", "train G, D and Phi on a folder of images with keypoints", commands["train"])
+    t.add_argument("--config", default="tiny", help="preset name (paper, tiny, synthetic, realphoto) or a YAML file")
+    t.add_argument("--data", required=True, help="folder with images/ and annotations.csv (split.csv optional), "
+                                                 "or a published DeepFashion or Market-1501 layout (see poseshift data)")
+    t.add_argument("--out", required=True, help="run folder for checkpoints, samples and log.jsonl")
+    t.add_argument("--max-steps", type=int, default=None, help="stop at this global step (default: the schedule's end)")
+    t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes; --resume goes on")
+    t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
+    t.add_argument("--overwrite", action="store_true", help="start a new run in --out, replacing the run there")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
+    t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
+                                                  "(its model settings are kept; ignored on --resume)")
+    t.add_argument("--device", choices=DEVICES, help="shorthand for --set train.device=")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    r = _sub(sub, "transfer", "render a person in a new pose: one photo, a folder of photos, or a pairs CSV",
+             commands["transfer"])
+    r.add_argument("--checkpoint", required=True, help=CHECKPOINT)
+    r.add_argument("--image", help="photo of the person (any size), or a folder of photos")
+    r.add_argument("--pose", help="target pose: a second photo (its pose is detected), an annotation CSV, "
+                                  "OpenPose JSON, a JSON list of 18 [x, y] or null, or what poseshift pose writes; "
+                                  "keypoint files are in the pixel frame of --image")
+    r.add_argument("--pose-name", help="the row of a multi-row annotation CSV (or entry of a poseshift pose JSON)")
+    r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
+                                          "(model.g_arch=warp); detected when absent")
+    r.add_argument("--pairs", help="instead of --image/--pose: render every from,to pair of this CSV from --data")
+    r.add_argument("--data", help="with --pairs: the data folder holding the images and their keypoints")
+    r.add_argument("--frame", choices=["photo", "model"], default="photo",
+                   help="photo: the render in the source photo's own size and frame; model: the model's square")
+    r.add_argument("--batch", type=int, default=16, help="renders per pass of the generator (folders)")
+    r.add_argument("--out", required=True, help="output PNG (a folder for a folder of photos or --pairs)")
+    r.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
+    r.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast: faster on CPUs "
+                                                       "with bf16 units; renders differ by about 0.3 of 255 levels")
+    r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    an = _sub(sub, "animate", "render a person along a pose sequence, as a GIF or an MP4", commands["animate"])
+    an.add_argument("--checkpoint", default="synthetic-64", help=CHECKPOINT)
+    an.add_argument("--image", required=True, help="photo of the person")
+    an.add_argument("--poses", required=True, help="a built-in motion (turn, walk), a multi-row annotation CSV, "
+                                                   "or a folder of OpenPose JSON frames")
+    an.add_argument("--source-pose", help="keypoints of --image (a warping generator; detected when absent)")
+    an.add_argument("--frames", type=int, default=48, help="frames of a built-in motion")
+    an.add_argument("--fps", type=float, default=12.0, help="frames per second")
+    an.add_argument("--out", required=True, help="OUT.gif or OUT.mp4")
+    an.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
+    an.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast")
+    an.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    an.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    po = _sub(sub, "pose", "detect 18 COCO keypoints per image (MediaPipe, offline)", commands["pose"])
+    po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
+    po.add_argument("--out", required=True, help="FILE.csv (annotation format) or FILE.json ({name: 18 [x, y] or null})")
+    po.add_argument("--masks", help="also write a person mask per image into this folder")
+    po.add_argument("--overwrite", action="store_true", help="replace an existing --out file and masks")
+    po.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pr = _sub(sub, "prepare", "make a training folder from unlabeled photos", commands["prepare"])
+    pr.add_argument("--images", required=True, help="folder of photos")
+    pr.add_argument("--out", required=True, help="new folder: images/ and annotations.csv")
+    pr.add_argument("--size", type=int, nargs="+", default=[256], help="N (square) or H W")
+    pr.add_argument("--fit", choices=["pad", "resize"], default="pad", help="letterbox (pad) or stretch (resize)")
+    pr.add_argument("--masks", action="store_true", help="also write person masks")
+    pr.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = _sub(sub, "evaluate", "SSIM, mask-SSIM, PCKh, FID/KID (and LPIPS/IS with weights) on pairs",
+              commands["evaluate"])
+    ev.add_argument("--pairs", help="CSV with from,to (default: a published layout's pairs of --split, "
+                                    "test unless given)")
+    ev.add_argument("--data", required=True, help="folder with images/ and annotations.csv, or a published "
+                                                  "DeepFashion or Market-1501 layout")
+    ev.add_argument("--generated", help="folder of <from stem>___<to stem>.png")
+    ev.add_argument("--checkpoint", help="render the pairs with this checkpoint (kept beside the report); " + CHECKPOINT)
+    ev.add_argument("--copy-source", action="store_true", help="baseline: the source image as the render")
+    ev.add_argument("--warp-only", action="store_true", help="baseline: the source warped part by part into the "
+                                                             "target pose, untrained (poseshift.warp)")
+    ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
+    ev.add_argument("--out", required=True, help="report JSON")
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing report, sheet and renders")
+    ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
+    ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")
+    ev.add_argument("--sheet", help="sheet PNG (default: the report's name with .png)")
+    ev.add_argument("--lpips-weights", help="local LPIPS weights file(s)")
+    ev.add_argument("--is-weights", help="local Inception Score classifier (TorchScript)")
+    ev.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    da = _sub(sub, "data", "what a data folder holds: its layout, images, rows and frame sizes", commands["data"])
+    da.add_argument("dir", help="a data folder (ours, or DeepFashion / Market-1501 as published)")
+
+    sy = _sub(sub, "synth", "render a synthetic dataset of clothed people with exact keypoints", commands["synth"])
+    sy.add_argument("--out", required=True, help="new folder")
+    sy.add_argument("--people", type=int, default=100, help="people (identities)")
+    sy.add_argument("--poses-per-person", type=int, default=4, help="images per person")
+    sy.add_argument("--size", type=int, default=64, help="image side in pixels")
+    sy.add_argument("--seed", type=int, default=0, help="random seed")
+    sy.add_argument("--background", choices=["plain", "textured"], default="plain", help="backgrounds")
+    sy.add_argument("--workers", type=int, default=1, help="processes rendering in parallel")
+    sy.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    d = _sub(sub, "demo", "offline demonstration: re-pose new synthetic people with the packaged model",
+             commands["demo"])
+    d.add_argument("--out", default="poseshift-demo", help="folder for sheet.png and turn.gif")
+    d.add_argument("--checkpoint", help="another checkpoint than the packaged synthetic-64")
+    d.add_argument("--train", action="store_true", help="instead, train tiny briefly on simple figures (~2 min)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ex = _sub(sub, "export", "write G for inference: a safetensors checkpoint (G_ema where the run kept one, and "
+                             "the config) or an ONNX model", commands["export"])
+    ex.add_argument("--checkpoint", required=True, help=CHECKPOINT)
+    ex.add_argument("--out", required=True, help="OUT.safetensors, or OUT.onnx with --format onnx")
+    ex.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
+                    help="onnx: G as an ONNX graph, its inputs described in OUT.json, checked with onnxruntime")
+    ex.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+    pl = _sub(sub, "plot", "plot a run's loss curves from log.jsonl", commands["plot"])
+    pl.add_argument("run", help="a run folder")
+    pl.add_argument("--out", help="PNG path (default RUN/loss.png)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing PNG")
+
+    mo = _sub(sub, "models", "the packaged models: resolution, training data and what each is good for",
+              commands["models"])
+    del mo
+    return p

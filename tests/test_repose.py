@@ -1,0 +1,164 @@
+"""Re-posing a photo: every pose source, the photo's own frame, packaged models by name,
+folders in one call, and a help text for every flag."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from poseshift.cli import COMMANDS, main
+from poseshift.config import load_config
+from poseshift.pose.keypoints_io import write_annotations_csv, write_keypoints_json, write_openpose_json
+from poseshift.transfer import Reposer
+
+S = 32
+
+
+class Painter(torch.nn.Module):
+    """A stand-in G that paints the target's belief maps: where a joint was asked, a bright peak."""
+
+    def forward(self, image, maps, kp_o=None, kp_f=None):
+        return (maps.max(1, keepdim=True).values * 2 - 1).expand(-1, 3, -1, -1)
+
+
+def _reposer():
+    return Reposer(Painter(), load_config("tiny", [f"model.image_size={S}"]), torch.device("cpu"))
+
+
+def _pose(seed=0, h=60, w=40):
+    rng = np.random.default_rng(seed)
+    kp = np.stack([rng.uniform(4, w - 4, 18), rng.uniform(4, h - 4, 18)], 1).astype(np.float32)
+    kp[3] = np.nan
+    return kp
+
+
+def _photo(path, h=60, w=40):
+    Image.fromarray(np.full((h, w, 3), 128, np.uint8)).save(path)
+    return path
+
+
+class FakeDetector:
+    """MediaPipe's place: answers the pose it was told for each image size."""
+    poses: dict = {}
+
+    def __call__(self, image):
+        return self.poses[image.shape[:2]].copy()
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def detector(monkeypatch):
+    import poseshift.detect
+
+    monkeypatch.setattr(poseshift.detect, "PoseDetector", FakeDetector)
+    FakeDetector.poses = {}
+    return FakeDetector
+
+
+def test_every_pose_source_gives_the_same_render(tmp_path, detector):
+    from poseshift.detect import write_detections
+
+    reposer, kp = _reposer(), _pose()
+    photo = _photo(tmp_path / "a.png")
+    write_annotations_csv(tmp_path / "one.csv", {"b.jpg": kp})
+    write_annotations_csv(tmp_path / "many.csv", {"x.jpg": _pose(1), "b.jpg": kp, "y.jpg": _pose(2)})
+    write_openpose_json(tmp_path / "openpose.json", kp)
+    write_keypoints_json(tmp_path / "plain.json", kp)
+    write_detections(tmp_path / "detected.json", {"b.jpg": kp})
+    _photo(tmp_path / "b.png")
+    detector.poses[(60, 40)] = kp
+    want = reposer.render_in_frame(str(photo), kp)
+    csv_kp = np.round(kp)  # the annotation CSV stores whole pixels, as the literature's files do
+    sources = {"one.csv": (tmp_path / "one.csv", None, csv_kp), "many.csv": (tmp_path / "many.csv", "b.jpg", csv_kp),
+               "openpose": (tmp_path / "openpose.json", None, kp), "plain": (tmp_path / "plain.json", None, kp),
+               "poseshift pose": (tmp_path / "detected.json", None, np.round(kp, 2)),
+               "photo": (tmp_path / "b.png", None, kp)}
+    for what, (path, name, truth) in sources.items():
+        got = reposer.keypoints(str(path), name=name)
+        assert np.allclose(got, truth, equal_nan=True, atol=1e-4), what
+    assert np.array_equal(reposer.render_in_frame(str(photo), str(tmp_path / "b.png")), want)
+
+
+def test_a_photo_pose_moves_into_the_source_photos_frame(tmp_path, detector):
+    reposer, kp_b = _reposer(), _pose(h=120, w=80)
+    detector.poses[(120, 80)] = kp_b
+    _photo(tmp_path / "b.png", 120, 80)
+    got = reposer.keypoints(str(tmp_path / "b.png"), frame_of=(60, 40))  # the same picture at half the size
+    assert np.allclose(got, (kp_b + 0.5) / 2 - 0.5, equal_nan=True, atol=0.05)
+
+
+def test_the_render_in_the_photos_frame_puts_each_joint_where_it_was_asked(tmp_path):
+    reposer = _reposer()
+    h, w = 90, 50  # not square: the render's letterbox must be undone
+    kp = np.full((18, 2), np.nan, np.float32)
+    kp[0] = (12.0, 70.0)
+    out = reposer.render_in_frame(np.full((h, w, 3), 100, np.uint8), kp)
+    assert out.shape == (h, w, 3)
+    y, x = np.unravel_index(out[..., 0].astype(int).argmax(), (h, w))
+    assert abs(x - 12) <= 1.5 and abs(y - 70) <= 1.5
+    square = reposer(np.full((h, w, 3), 100, np.uint8), kp)
+    assert square.shape == (S, S, 3)
+
+
+def test_transfer_by_model_name_with_a_photo_as_the_pose_keeps_the_photos_size(tmp_path, detector, capsys):
+    a, b = _photo(tmp_path / "a.png", 75, 50), _photo(tmp_path / "b.png", 64, 64)
+    detector.poses[(64, 64)] = _pose(h=64, w=64)
+    out = tmp_path / "out.png"
+    assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(a), "--pose", str(b), "--out",
+                 str(out)]) == 0
+    assert Image.open(out).size == (50, 75)
+    assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(a), "--pose", str(b), "--out",
+                 str(tmp_path / "sq.png"), "--frame", "model"]) == 0
+    assert Image.open(tmp_path / "sq.png").size == (64, 64)
+    write_annotations_csv(tmp_path / "many.csv", {"x.jpg": _pose(1, 75, 50), "y.jpg": _pose(2, 75, 50)})
+    assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(a), "--pose", str(tmp_path / "many.csv"),
+                 "--pose-name", "y.jpg", "--out", str(tmp_path / "named.png")]) == 0
+    assert main(["transfer", "--checkpoint", "no-such-model", "--image", str(a), "--pose", str(b), "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert "synthetic-64" in capsys.readouterr().err
+
+
+def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sizes = [(60, 40), (64, 64), (50, 80)]
+    for i, (h, w) in enumerate(sizes):
+        _photo(photos / f"p{i}.png", h, w)
+    write_keypoints_json(tmp_path / "pose.json", _pose(h=50, w=40))
+    out = tmp_path / "out"
+    assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(photos), "--pose",
+                 str(tmp_path / "pose.json"), "--out", str(out), "--batch", "2", "--quiet"]) == 0
+    for i, (h, w) in enumerate(sizes):
+        assert Image.open(out / f"p{i}.png").size == (w, h)
+    # One pass of G for a batch gives what one call per photo gives.
+    reposer = Reposer.from_checkpoint("synthetic-64")
+    paths = sorted(photos.iterdir())
+    batch = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3)
+    assert all(np.abs(b.astype(int) - reposer.render_in_frame(str(p), _pose(h=50, w=40)).astype(int)).max() <= 1
+               for b, p in zip(batch, paths))
+
+
+def test_models_lists_the_packaged_ones(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic-64" in out and "64 px" in out
+
+
+def test_python_m_poseshift_help_and_every_flag_has_help():
+    done = subprocess.run([sys.executable, "-m", "poseshift", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "examples:" in done.stdout
+    from poseshift.cli_parser import build_parser
+
+    parser = build_parser(COMMANDS)
+    subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert set(subs.choices) == set(COMMANDS)
+    for name, sub in subs.choices.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    assert "(default: tiny)" in subs.choices["train"].format_help()
+    assert "(default: photo)" in subs.choices["transfer"].format_help()
