@@ -107,6 +107,22 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise ImportError('poseshift serve needs the serve extra: pip install -e ".[serve]"') from None
+    from poseshift.serve import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"poseshift: warning: serving on {args.host}: anyone who can reach this machine can use the page",
+              file=sys.stderr)
+    app = create_app(args.checkpoint, args.device)
+    print(f"poseshift: serving {args.checkpoint} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from poseshift.models import describe_models
 
@@ -338,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
 
 COMMANDS = {"train": cmd_train, "transfer": cmd_transfer, "animate": cmd_animate, "pose": cmd_pose,
             "prepare": cmd_prepare, "evaluate": cmd_evaluate, "data": cmd_data, "synth": cmd_synth,
-            "demo": cmd_demo, "export": cmd_export, "plot": cmd_plot, "models": cmd_models}
+            "demo": cmd_demo, "export": cmd_export, "plot": cmd_plot, "models": cmd_models, "serve": cmd_serve}
 
 
 if __name__ == "__main__":

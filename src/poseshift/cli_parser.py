@@ -22,6 +22,7 @@ examples:
   poseshift evaluate --data fashion_data --checkpoint runs/paper/checkpoints/last.safetensors \\
       --out eval/report.json
   poseshift models                                       # the packaged models
+  poseshift serve                                        # a web page on http://127.0.0.1:7860/
 
 Run 'poseshift COMMAND --help' for a command's options."""
 
@@ -167,6 +168,12 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     pl.add_argument("run", help="a run folder")
     pl.add_argument("--out", help="PNG path (default RUN/loss.png)")
     pl.add_argument("--overwrite", action="store_true", help="replace an existing PNG")
+
+    se = _sub(sub, "serve", "a local web page that re-poses a photo, and its HTTP API", commands["serve"])
+    se.add_argument("--checkpoint", default="synthetic-64", help=CHECKPOINT)
+    se.add_argument("--host", default="127.0.0.1", help="address to listen on (another than loopback: with a warning)")
+    se.add_argument("--port", type=int, default=7860, help="port to listen on")
+    se.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
 
     mo = _sub(sub, "models", "the packaged models: resolution, training data and what each is good for",
               commands["models"])

@@ -1,0 +1,25 @@
+"""``poseshift serve``: a local web page that re-poses a photo, and the HTTP API it uses.
+
+Built on FastAPI/Starlette and served by uvicorn: a well-kept framework whose multipart
+parsing, static files and error handling we do not have to write, and whose TestClient-free
+design lets tests drive a real server. The page is plain HTML, CSS and JavaScript under
+``static/`` (no CDN, no external font), so it works with no network.
+
+API (every error is a 4xx with ``{"error": "..."}``, one line):
+
+* ``GET /api/health``: ``{"status": "ok", "model": ..., "image_size": S}``
+* ``POST /api/pose``: multipart ``image`` -> ``{"keypoints": [18 x ([x, y] | null)], "width", "height"}``
+* ``POST /api/transfer``: multipart ``image``, ``pose`` (JSON: 18 ``[x, y]`` or ``null`` in the
+  image's pixels), optional ``source_pose`` -> ``image/png`` in the photo's own frame
+* ``POST /api/animate``: multipart ``image``, ``motion`` (``turn`` or ``walk``), optional
+  ``frames`` and ``source_pose`` -> ``image/gif``
+* ``GET /api/poses``: the gallery, ``[{"name", "keypoints"}]`` with coordinates as shares of
+  the width and height (0..1), to be scaled to a photo
+
+The model runs one request at a time under a lock (measured in benchmarks/serve_load.py).
+"""
+from __future__ import annotations
+
+from poseshift.serve.app import create_app
+
+__all__ = ["create_app"]

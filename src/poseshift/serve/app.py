@@ -1,0 +1,212 @@
+"""The FastAPI application of ``poseshift serve`` (see the package docstring for the API).
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations
+(``UploadFile``, imported lazily inside :func:`create_app`) as objects."""
+
+import io
+import json
+import math
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+MAX_BYTES = 10 * 1024 * 1024  # an upload over 10 MB is refused
+MAX_PIXELS = 25_000_000  # and one over 25 megapixels
+STATIC = Path(__file__).parent / "static"
+
+
+class RequestError(ValueError):
+    """A request the server refuses: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def decode_image(data: bytes, field: str = "image") -> np.ndarray:
+    """RGB uint8 from uploaded bytes, with the size limits checked before decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > MAX_BYTES:
+        raise RequestError(413, f"{field}: {len(data):,} bytes is over the 10 MB limit")
+    if not data:
+        raise RequestError(400, f"{field}: empty upload")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise RequestError(413, f"{field}: {w}x{h} is over the 25-megapixel limit")
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except RequestError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise RequestError(415, f"{field}: not an image") from None
+    except Exception as err:  # a broken file breaks PIL in many ways
+        raise RequestError(415, f"{field}: not a readable image ({type(err).__name__})") from None
+
+
+def parse_keypoints(text: str, field: str, width: int, height: int) -> np.ndarray:
+    """18 ``[x, y]`` or ``null`` (JSON) -> float32 [18, 2], NaN missing."""
+    if len(text) > 100_000:
+        raise RequestError(422, f"{field}: too long for 18 keypoints")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise RequestError(422, f"{field}: not JSON") from None
+    if not isinstance(obj, list) or len(obj) != 18:
+        raise RequestError(422, f"{field}: expected a list of 18 [x, y] or null")
+    kp = np.full((18, 2), np.nan, dtype=np.float32)
+    for i, item in enumerate(obj):
+        if item is None:
+            continue
+        if (not isinstance(item, list) or len(item) != 2 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item)):
+            raise RequestError(422, f"{field}: joint {i} must be [x, y] (finite numbers) or null")
+        if not (-width <= item[0] <= 2 * width and -height <= item[1] <= 2 * height):
+            raise RequestError(422, f"{field}: joint {i} lies far outside the {width}x{height} image")
+        kp[i] = item
+    return kp
+
+
+def _as_json(kp: np.ndarray) -> list:
+    return [None if np.isnan(x) or np.isnan(y) else [round(float(x), 2), round(float(y), 2)] for x, y in kp]
+
+
+class Service:
+    """The model (loaded once), the pose detector (on first use) and the lock they run under."""
+
+    def __init__(self, checkpoint: str = "synthetic-64", device: str = "auto"):
+        from poseshift.transfer import Reposer
+
+        self.name = str(checkpoint)
+        self.reposer = Reposer.from_checkpoint(checkpoint, device=device)
+        self.lock = threading.Lock()
+
+    def pose(self, image: np.ndarray) -> np.ndarray:
+        with self.lock:
+            try:
+                return self.reposer.detect(image, "the image")
+            except ImportError as err:
+                raise RequestError(501, f"pose detection is not installed ({err})") from None
+            except ValueError:
+                return np.full((18, 2), np.nan, dtype=np.float32)  # nobody found: every joint missing
+
+    def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+        with self.lock:
+            return self.reposer.render_in_frame(image, pose, source)
+
+    def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None) -> bytes:
+        from poseshift.animate import render_sequence, write_animation
+        from poseshift.motions import motion as make_motion
+
+        h, w = image.shape[:2]
+        poses = make_motion(motion, frames, h, w, source)
+        with self.lock:
+            rendered = render_sequence(self.reposer, image, poses, source)
+        with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
+            path = write_animation(rendered, Path(tmp) / "animation.gif", fps=12)
+            return path.read_bytes()
+
+
+def gallery(size: int = 1000) -> list[dict]:
+    """Poses packaged with poseshift: frames of the built-in motions, in shares of the frame."""
+    from poseshift.motions import motion
+
+    picks = [("stand", "turn", 0, 8), ("side", "turn", 2, 8), ("back", "turn", 4, 8),
+             ("other side", "turn", 6, 8), ("stride", "walk", 0, 8), ("stride, other leg", "walk", 4, 8),
+             ("passing", "walk", 2, 8)]
+    out = []
+    for name, which, index, frames in picks:
+        kp = motion(which, frames, size, size)[index] / size
+        out.append({"name": name, "keypoints": [None if np.isnan(x) else [round(float(x), 4), round(float(y), 4)]
+                                                for x, y in kp]})
+    return out
+
+
+def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: Service | None = None):
+    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+
+    svc = service or Service(checkpoint, device)
+    app = FastAPI(title="poseshift", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = svc
+    poses = gallery()
+
+    @app.exception_handler(RequestError)
+    async def _refused(request: Request, err: RequestError):
+        return JSONResponse({"error": str(err)}, status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, err: HTTPException):
+        return JSONResponse({"error": str(err.detail)}, status_code=err.status_code)
+
+    @app.middleware("http")
+    async def _limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BYTES + 1_000_000:
+            return JSONResponse({"error": f"request of {int(length):,} bytes is over the 10 MB limit"},
+                                status_code=413)
+        return await call_next(request)
+
+    async def _read(upload: UploadFile, field: str) -> np.ndarray:
+        data = await upload.read(MAX_BYTES + 1)
+        return decode_image(data, field)
+
+    @app.get("/")
+    def index():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/health")
+    def health():
+        return {"status": "ok", "model": svc.name, "image_size": svc.reposer.size}
+
+    @app.get("/api/poses")
+    def list_poses():
+        return poses
+
+    @app.post("/api/pose")
+    async def pose(image: UploadFile = File(...)):
+        arr = await _read(image, "image")
+        return {"keypoints": _as_json(svc.pose(arr)), "width": arr.shape[1], "height": arr.shape[0]}
+
+    @app.post("/api/transfer")
+    async def transfer(image: UploadFile = File(...), pose: str = Form(...), source_pose: str | None = Form(None)):
+        from PIL import Image
+
+        arr = await _read(image, "image")
+        h, w = arr.shape[:2]
+        target = parse_keypoints(pose, "pose", w, h)
+        source = parse_keypoints(source_pose, "source_pose", w, h) if source_pose else None
+        if np.isnan(target).all():
+            raise RequestError(422, "pose: every joint is missing")
+        out = io.BytesIO()
+        Image.fromarray(svc.transfer(arr, target, source)).save(out, format="PNG")
+        return Response(out.getvalue(), media_type="image/png")
+
+    @app.post("/api/animate")
+    async def animate(image: UploadFile = File(...), motion: str = Form("turn"), frames: int = Form(16),
+                      source_pose: str | None = Form(None)):
+        from poseshift.motions import MOTIONS
+
+        if motion not in MOTIONS:
+            raise RequestError(422, f"motion: choose one of {', '.join(MOTIONS)}")
+        if not 2 <= frames <= 96:
+            raise RequestError(422, "frames: between 2 and 96")
+        arr = await _read(image, "image")
+        h, w = arr.shape[:2]
+        source = parse_keypoints(source_pose, "source_pose", w, h) if source_pose else None
+        return Response(svc.animate(arr, motion, frames, source), media_type="image/gif")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

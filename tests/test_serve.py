@@ -1,0 +1,120 @@
+"""The HTTP API of poseshift serve, against a running server: each endpoint, each limit, and
+concurrent requests."""
+import io
+import json
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from tests.serving import running_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def url():
+    with running_server() as base:
+        yield base
+
+
+def _png(w=40, h=60, colour=(180, 60, 60)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _pose(w=40, h=60):
+    rng = np.random.default_rng(0)
+    return [[float(rng.uniform(4, w - 4)), float(rng.uniform(4, h - 4))] if i != 3 else None for i in range(18)]
+
+
+def test_health_poses_and_the_page(url):
+    assert httpx.get(f"{url}/api/health").json()["status"] == "ok"
+    poses = httpx.get(f"{url}/api/poses").json()
+    assert len(poses) >= 5 and all(len(p["keypoints"]) == 18 for p in poses)
+    assert all(0 <= v <= 1 for p in poses for kp in p["keypoints"] if kp for v in kp)
+    page = httpx.get(url).text
+    assert "app.js" in page and "http" not in page.split("<body>")[1].replace("http-equiv", "")  # no CDN
+    assert httpx.get(f"{url}/static/app.js").status_code == 200
+
+
+def test_pose_answers_18_joints_in_the_images_frame(url):
+    r = httpx.post(f"{url}/api/pose", files={"image": ("a.png", _png(), "image/png")})
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["keypoints"]) == 18 and (body["width"], body["height"]) == (40, 60)
+
+
+def test_transfer_answers_a_png_in_the_photos_frame(url):
+    r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
+                   data={"pose": json.dumps(_pose())})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(r.content)).size == (40, 60)
+
+
+def test_animate_answers_a_gif(url):
+    r = httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")},
+                   data={"motion": "walk", "frames": "4"}, timeout=60)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+    assert Image.open(io.BytesIO(r.content)).n_frames >= 2
+
+
+def _bomb() -> bytes:
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 6000, 5000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("image,pose,status", [
+    (b"x" * (11 * 1024 * 1024), None, 413),  # over 10 MB
+    ("bomb", None, 413),  # 30 megapixels
+    (b"not an image at all", None, 415),
+    ("ok", json.dumps([[1, 2]] * 17), 422),
+    ("ok", json.dumps([[1, "a"]] * 18), 422),
+    ("ok", "{not json", 422),
+    ("ok", json.dumps([None] * 18), 422),
+    ("ok", json.dumps([[1e308, 1]] * 18), 422),
+])
+def test_bad_uploads_get_a_4xx_with_a_one_line_json_error(url, image, pose, status):
+    data = _bomb() if image == "bomb" else _png() if image == "ok" else image
+    r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", data, "image/png")},
+                   data={"pose": pose or json.dumps(_pose())}, timeout=60)
+    assert r.status_code == status
+    err = r.json()["error"]
+    assert isinstance(err, str) and err and "\n" not in err
+
+
+def test_missing_fields_and_unknown_motions_are_4xx(url):
+    r = httpx.post(f"{url}/api/transfer", data={"pose": "[]"})
+    assert r.status_code == 422 and "image" in r.json()["error"]
+    r = httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")}, data={"motion": "dance"})
+    assert r.status_code == 422 and "motion" in r.json()["error"]
+    assert httpx.get(f"{url}/api/nothing").status_code == 404
+
+
+def test_concurrent_requests_are_each_answered_correctly(url):
+    def one(i):
+        colour = (20 * i, 100, 200 - 20 * i)
+        r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", _png(30 + i, 50, colour), "image/png")},
+                       data={"pose": json.dumps(_pose(30 + i, 50))}, timeout=60)
+        return r.status_code, Image.open(io.BytesIO(r.content)).size
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(one, range(8)))
+    assert got == [(200, (30 + i, 50)) for i in range(8)]
+
+
+def test_uploads_are_never_written_outside_a_temporary_folder(url, tmp_path, monkeypatch):
+    import tempfile
+
+    before = set(tempfile.gettempdir() and __import__("os").listdir(tempfile.gettempdir()))
+    httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")}, data={"frames": "2"},
+               timeout=60)
+    after = set(__import__("os").listdir(tempfile.gettempdir()))
+    assert not [n for n in after - before if n.startswith("poseshift-serve-")]
