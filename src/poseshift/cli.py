@@ -38,8 +38,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
                                 init=args.init, overwrite=args.overwrite)
         trainer.train(max_steps=args.max_steps, time_limit=args.minutes * 60 if args.minutes else None)
-    finally:
+    except BaseException:
         finish_distributed()
+        raise
+    finish_distributed(barrier=True)
     if trainer.world.main:
         print(f"checkpoint: {trainer.ckpt_path} (step {trainer.step_count})")
     return 0

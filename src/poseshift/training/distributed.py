@@ -48,9 +48,13 @@ def init_distributed(device: torch.device) -> tuple[World, torch.device]:
     return World(rank, size, local), device
 
 
-def finish_distributed() -> None:
-    """Leave the process group (at the end of a torchrun run)."""
+def finish_distributed(barrier: bool = False) -> None:
+    """Leave the process group (at the end of a torchrun run). ``barrier``: first wait until every
+    rank is done (after a run that succeeded; never after an error, where a rank may be gone), so
+    that no rank tears down the group while another still talks through it."""
     if dist.is_initialized():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 
