@@ -80,3 +80,16 @@ def test_rows_without_images_or_joints_are_counted_and_a_broken_layout_is_named(
         open_layout(root)
     with pytest.raises(LayoutError, match="no annotations found"):
         open_layout(tmp_path / "df" / "train")
+
+
+def test_evaluate_into_a_folder_as_the_peers_lay_it_out(tmp_path):
+    pytest.importorskip("skimage")
+    root = mock_published(tmp_path / "deepfashion", "deepfashion")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--data", str(root), "--checkpoint", "synthetic-64", "--out", str(out),
+                 "--metrics", "ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm", "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    names = sorted(p.name for p in (out / "images").iterdir())
+    assert names and all("___" in n and n.endswith(".png") for n in names)
+    for m in ("ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm"):
+        assert report["metrics"][m]["value"] is not None and report["metrics"][m]["settings"]["protocol"]

@@ -58,7 +58,9 @@ def test_ssim_gfla_uses_win51_on_unit_floats():
     from skimage.metrics import structural_similarity
     a = _rand_image(64, 64, seed=3)
     b = _rand_image(64, 64, seed=4)
-    ref = structural_similarity(a / 255.0, b / 255.0, data_range=1, win_size=51, channel_axis=-1)
+    # float32, as GFLA's script reads its PNGs (imread(...).astype(np.float32) / 255).
+    ref = structural_similarity(a.astype(np.float32) / 255.0, b.astype(np.float32) / 255.0, data_range=1,
+                                win_size=51, channel_axis=-1)
     assert ssim_gfla(a, b) == pytest.approx(ref)
     assert ssim_gfla(a, a) == pytest.approx(1.0)
 
@@ -216,3 +218,55 @@ def test_inception_score_from_probs_and_metric(tmp_path):
     m.update([PairSample(i, "a", "b", None, im, im) for i, im in enumerate(ims)])
     r = m.result()
     assert m.n == 4 and r["value"] >= 1.0
+
+
+def _peer_pair(tmp_path, w=176, h=256):
+    """Two images written to PNG and read back, as the peers' scripts read theirs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)
+    a = np.asarray(Image.fromarray(a).resize((w, h), Image.BICUBIC))
+    b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
+    for name, im in (("gt.png", a), ("gen.png", b)):
+        Image.fromarray(im).save(tmp_path / name)
+    return (np.asarray(Image.open(tmp_path / "gt.png")), np.asarray(Image.open(tmp_path / "gen.png")))
+
+
+def test_each_ssim_protocol_equals_its_reference_call(tmp_path):
+    from skimage.metrics import structural_similarity as sk
+
+    from poseshift.metrics.ssim import ssim_256
+
+    gt, gen = _peer_pair(tmp_path)
+    # PATN (tool/getMetrics_fashion.py): addBounding pads 40 white columns each side, uint8, sigma 1.5.
+    def bound(im):
+        out = np.ones((im.shape[0], im.shape[1] + 80, 3)) * 255
+        out = out.astype(np.uint8)
+        out[:, 40:40 + im.shape[1]] = im
+        return out
+    g, p = bound(gt), bound(gen)
+    patn = sk(g, p, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1,
+              data_range=p.max() - p.min())
+    assert ssim_patn(gt, gen) == patn
+    # GFLA / DPTN / CFLD ssim: float32 in [0, 1], data_range 1, win_size 51, unpadded.
+    a, b = gt.astype(np.float32) / 255.0, gen.astype(np.float32) / 255.0
+    assert ssim_gfla(gt, gen) == sk(a, b, data_range=1, win_size=51, channel_axis=-1)
+    # Their SSIM_256 (sigma 1.5) and PIDM's (sigma 1.2): float32 [0, 255], PATN's arguments.
+    for sigma in (1.5, 1.2):
+        ref = sk(a * 255.0, b * 255.0, gaussian_weights=True, sigma=sigma, use_sample_covariance=False,
+                 channel_axis=-1, data_range=(b * 255.0).max() - (b * 255.0).min())
+        assert ssim_256(gt, gen, sigma) == ref
+    assert ssim_256(gt, gen, 1.2) != ssim_256(gt, gen, 1.5)
+    assert len({ssim_patn(gt, gen), ssim_gfla(gt, gen), ssim_256(gt, gen)}) == 3  # four protocols, four numbers
+
+
+def test_every_ssim_protocol_is_registered_with_its_settings():
+    from poseshift.metrics import create_metric, list_metrics
+    from poseshift.metrics.registry import MetricOptions
+
+    for name in ("ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm"):
+        assert name in list_metrics()
+        settings = create_metric(name, MetricOptions()).settings
+        assert settings["protocol"] and settings["call"] and settings["input"]
+    assert "sigma=1.2" in create_metric("ssim_256_pidm", MetricOptions()).settings["call"]

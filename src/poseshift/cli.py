@@ -201,9 +201,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if sum(map(bool, (args.generated, args.checkpoint, args.copy_source, args.warp_only))) != 1:
         raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT, --copy-source or --warp-only")
-    out = _new_output(args.out, args.overwrite)
+    if Path(args.out).suffix.lower() == ".json":  # a report file; renders beside it in <stem>_images/
+        out = _new_output(args.out, args.overwrite)
+        renders = out.parent / (out.stem + "_images")
+    else:  # a folder, as the peers lay one out: DIR/images/<from>___<to>.png and DIR/report.json
+        out = _new_output(str(Path(args.out) / "report.json"), args.overwrite)
+        renders = Path(args.out) / "images"
     _new_output(args.sheet or str(out.with_suffix(".png")), args.overwrite)
-    generated = Path(args.generated) if args.generated else out.parent / (out.stem + "_images")
+    generated = Path(args.generated) if args.generated else renders
     if not args.generated and generated.is_dir() and any(generated.iterdir()) and not args.overwrite:
         raise FileExistsError(f"{generated} holds earlier renders; pass --overwrite to replace them")
     from poseshift.layouts import open_layout

@@ -126,7 +126,8 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     ev.add_argument("--warp-only", action="store_true", help="baseline: the source warped part by part into the "
                                                              "target pose, untrained (poseshift.warp)")
     ev.add_argument("--split", help="only pairs whose two images are in this split of DATA/split.csv")
-    ev.add_argument("--out", required=True, help="report JSON")
+    ev.add_argument("--out", required=True, help="a folder (DIR/images/<from stem>___<to stem>.png and "
+                                                 "DIR/report.json, as the peers lay them out) or a report .json")
     ev.add_argument("--overwrite", action="store_true", help="replace an existing report, sheet and renders")
     ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
     ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")

@@ -1,11 +1,17 @@
-"""SSIM in the two conventions of the literature, and Mask-SSIM.
+"""SSIM in each convention of the literature, and Mask-SSIM.
 
 * ``ssim`` -- the PATN-era call (Zhu et al. 2019, inherited from PG2 / Deformable GAN), which
   reproduces the peers' own figures: scikit-image ``structural_similarity(gt, generated,
   gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1,
-  data_range=generated.max() - generated.min())`` on uint8 RGB, averaged over pairs.
-* ``ssim_gfla`` -- the later call (GFLA / PIDM / CFLD): ``data_range=1, win_size=51`` on [0, 1]
-  floats, other arguments at scikit-image's defaults. Not comparable with ``ssim``.
+  data_range=generated.max() - generated.min())`` on uint8 RGB, averaged over pairs; images
+  176 wide (DeepFashion as published) first get 40 white columns on each side, to 256, as
+  PATN's ``tool/getMetrics_fashion.py`` (``addBounding``) does.
+* ``ssim_gfla`` -- the later call (GFLA / DPTN / CFLD / PIDM ``ssim``): ``data_range=1,
+  win_size=51`` on float32 images in [0, 1] (uint8 / 255), unpadded, other arguments at
+  scikit-image's defaults. Not comparable with ``ssim``.
+* ``ssim_256`` -- GFLA's ``SSIM_256`` (also DPTN's and CFLD's): the PATN arguments (sigma 1.5)
+  on float32 images in [0, 255] (uint8 / 255 * 255), unpadded.
+* ``ssim_256_pidm`` -- PIDM's ``ssim_256``: the same with ``sigma=1.2``.
 * ``mask_ssim`` -- the PATN call with both images multiplied by :func:`body_mask` of the
   *target* keypoints (PG2's Mask-SSIM).
 """
@@ -20,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from poseshift.metrics.registry import Metric, MetricOptions, MetricSkipped, PairSample, register_metric
 from poseshift.pose.schema import LIMBS
 
-__all__ = ["ssim_patn", "ssim_gfla", "body_mask", "mask_ssim", "MASK_PARAMS"]
+__all__ = ["ssim_patn", "ssim_gfla", "ssim_256", "pad_like_patn", "body_mask", "mask_ssim", "MASK_PARAMS"]
 
 PATN_SSIM_ARGS = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1)
 GFLA_SSIM_ARGS = dict(data_range=1, win_size=51, channel_axis=-1)
@@ -34,18 +40,44 @@ def _structural_similarity():
     return structural_similarity
 
 
+PATN_BOUND = 40  # white columns PATN adds on each side of a 176-wide image (176 + 80 = 256)
+
+
+def pad_like_patn(image: np.ndarray) -> np.ndarray:
+    """A 176-wide uint8 image with 40 white columns on each side, as PATN scores it; others as is."""
+    image = np.asarray(image)
+    if image.shape[1] != 176:
+        return image
+    out = np.full((image.shape[0], image.shape[1] + 2 * PATN_BOUND, image.shape[2]), 255, dtype=np.uint8)
+    out[:, PATN_BOUND:PATN_BOUND + image.shape[1]] = image
+    return out
+
+
 def ssim_patn(gt: np.ndarray, generated: np.ndarray) -> float:
-    """The PATN-era SSIM of one pair of uint8 RGB images."""
+    """The PATN-era SSIM of one pair of uint8 RGB images (176-wide ones padded to 256 first)."""
+    return _patn_call(pad_like_patn(gt), pad_like_patn(generated))
+
+
+def _patn_call(gt: np.ndarray, gen: np.ndarray) -> float:
     sk = _structural_similarity()
-    gen = np.asarray(generated)
+    gen = np.asarray(gen)
     return float(sk(np.asarray(gt), gen, data_range=float(gen.max()) - float(gen.min()), **PATN_SSIM_ARGS))
 
 
-def ssim_gfla(gt: np.ndarray, generated: np.ndarray) -> float:
-    """The GFLA/PIDM-era SSIM of one pair: uint8 images scaled to [0, 1], data_range=1, win_size=51."""
+def ssim_256(gt: np.ndarray, generated: np.ndarray, sigma: float = 1.5) -> float:
+    """GFLA's SSIM_256 (``sigma=1.2``: PIDM's): the PATN arguments on float32 [0, 255] images."""
     sk = _structural_similarity()
-    a = np.asarray(gt, dtype=np.float64) / 255.0
-    b = np.asarray(generated, dtype=np.float64) / 255.0
+    a = np.asarray(gt).astype(np.float32) / 255.0 * 255.0
+    b = np.asarray(generated).astype(np.float32) / 255.0 * 255.0
+    args = dict(PATN_SSIM_ARGS, sigma=sigma)
+    return float(sk(a, b, data_range=float(b.max()) - float(b.min()), **args))
+
+
+def ssim_gfla(gt: np.ndarray, generated: np.ndarray) -> float:
+    """The GFLA/PIDM-era SSIM of one pair: uint8 images as float32 in [0, 1], data_range=1, win_size=51."""
+    sk = _structural_similarity()
+    a = np.asarray(gt).astype(np.float32) / 255.0
+    b = np.asarray(generated).astype(np.float32) / 255.0
     win = min(GFLA_SSIM_ARGS["win_size"], *(s if s % 2 else s - 1 for s in a.shape[:2]))
     args = dict(GFLA_SSIM_ARGS, win_size=win)
     return float(sk(a, b, **args))
@@ -109,9 +141,10 @@ def body_mask(kp: np.ndarray, height: int, width: int, params: dict[str, Any] | 
 
 
 def mask_ssim(gt: np.ndarray, generated: np.ndarray, mask: np.ndarray) -> float:
-    """The PATN SSIM call on both images multiplied by a ``[H, W]`` mask."""
+    """The PATN SSIM call on both images multiplied by a ``[H, W]`` mask (no padding: the mask is
+    drawn in the images' own frame)."""
     m = np.asarray(mask, dtype=np.uint8)[..., None]
-    return ssim_patn(np.asarray(gt) * m, np.asarray(generated) * m)
+    return _patn_call(np.asarray(gt) * m, np.asarray(generated) * m)
 
 
 # ----------------------------------------------------------------------------- registered metrics
@@ -147,7 +180,8 @@ class SSIM(_MeanOverPairs):
             "protocol": "PATN (Zhu et al. 2019), as PG2 / Deformable GAN",
             "call": "skimage.metrics.structural_similarity(gt, generated, gaussian_weights=True, sigma=1.5, "
                     "use_sample_covariance=False, channel_axis=-1, data_range=generated.max()-generated.min())",
-            "input": "uint8 RGB, generated at the ground truth's size",
+            "input": "uint8 RGB, generated at the ground truth's size; 176-wide images padded with 40 "
+                     "white columns on each side (PATN's addBounding)",
             "reduction": "mean over pairs",
         }
 
@@ -163,13 +197,38 @@ class SSIMGfla(_MeanOverPairs):
             "protocol": "GFLA / PIDM / CFLD",
             "call": "skimage.metrics.structural_similarity(gt, generated, data_range=1, win_size=51, "
                     "channel_axis=-1)",
-            "input": "RGB floats in [0, 1] (uint8 / 255); win_size shrinks to the largest odd size "
+            "input": "RGB float32 in [0, 1] (uint8 / 255), unpadded; win_size shrinks to the largest odd size "
                      "<= the image side when an image is smaller than 51",
             "reduction": "mean over pairs",
         }
 
     def score(self, s: PairSample) -> float:
         return ssim_gfla(s.target, s.generated)
+
+
+@register_metric("ssim_256")
+class SSIM256(_MeanOverPairs):
+    sigma = 1.5
+    protocol = "GFLA / DPTN / CFLD SSIM_256"
+
+    def __init__(self, opts: MetricOptions):
+        super().__init__(opts)
+        self.settings = {
+            "protocol": self.protocol,
+            "call": f"skimage.metrics.structural_similarity(gt, generated, gaussian_weights=True, sigma={self.sigma}, "
+                    "use_sample_covariance=False, channel_axis=-1, data_range=generated.max()-generated.min())",
+            "input": "RGB float32 in [0, 255] (uint8 / 255 * 255), unpadded",
+            "reduction": "mean over pairs",
+        }
+
+    def score(self, s: PairSample) -> float:
+        return ssim_256(s.target, s.generated, self.sigma)
+
+
+@register_metric("ssim_256_pidm")
+class SSIM256Pidm(SSIM256):
+    sigma = 1.2
+    protocol = "PIDM ssim_256 (its utils/metrics.py: sigma 1.2)"
 
 
 @register_metric("mask_ssim")
