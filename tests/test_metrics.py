@@ -158,7 +158,8 @@ def test_pckh_missing_target_ignored_missing_detection_wrong():
 # ----------------------------------------------------------------------------- registry and skips
 
 def test_registry_lists_all_and_skips_with_reasons(tmp_path):
-    assert {"ssim", "ssim_gfla", "mask_ssim", "pckh", "fid", "kid", "lpips", "is"} <= set(list_metrics())
+    assert {"ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm", "mask_ssim", "pckh", "fid", "fid_tf", "kid", "lpips",
+            "is"} <= set(list_metrics())
     opts = MetricOptions()
     for name, words in [("pckh", "detector"), ("lpips", "LPIPS weights"), ("is", "Inception Score")]:
         with pytest.raises(MetricSkipped, match=words):
@@ -166,7 +167,9 @@ def test_registry_lists_all_and_skips_with_reasons(tmp_path):
     with pytest.raises(MetricSkipped, match="not found"):
         create_metric("lpips", MetricOptions(lpips_weights=str(tmp_path / "nope.pth")))
     with pytest.raises(MetricSkipped, match="not found"):
-        create_metric("fid", MetricOptions(inception_path=str(tmp_path / "nope.pt")))
+        create_metric("fid_tf", MetricOptions(inception_path=str(tmp_path / "nope.pt")))
+    with pytest.raises(MetricSkipped, match="inception-weights"):
+        create_metric("fid", opts)
     with pytest.raises(ValueError, match="unknown metric"):
         create_metric("nope", opts)
 

@@ -151,3 +151,35 @@ def test_cli_transfer_takes_a_source_pose_and_evaluate_scores_warp_only(tmp_path
                  "--out", str(report), "--metrics", "ssim", "--quiet"]) == 0
     got = json.loads(report.read_text())
     assert got["n"] == 6 and 0 < got["metrics"]["ssim"]["value"] < 1
+
+
+def test_warp_region_keeps_the_correction_on_the_target_body_and_the_warp_elsewhere():
+    """model.warp_region > 0: outside the target body grown by that share, G answers the warp
+    itself (the source's border colour) whatever its trunk says; inside, its correction acts
+    and gradients flow; a target joint the source lacks still gets a region (a limb to paint)."""
+    from poseshift.warp import target_region
+
+    g = build_generator(micro_config("model.g_arch=warp", "model.image_size=64", "model.warp_region=0.06"))
+    assert g.region == 0.06
+    with torch.no_grad():
+        g.trunk.net[-1].bias.fill_(1.5)  # a trunk that corrects every pixel
+    img, src, tgt = textured(), standing()[None], standing(6)[None]
+    maps = belief_maps(tgt, S, S, 3.0)
+    out = g(img, maps, src, tgt)
+    warped = part_warp(img, src, tgt).warped
+    region = target_region(tgt, S, S, 0.06)
+    far = region[0, 0] == 0
+    assert far.sum() > 500 and (region[0, 0] > 0.99).sum() > 300
+    assert torch.equal(out[0][:, far], warped[0][:, far])
+    assert (out - warped).abs()[0][:, region[0, 0] > 0.99].mean() > 0.05
+    out.mean().backward()
+    assert g.trunk.net[-1].weight.grad.abs().sum() > 0
+    # the grown region is a dilation of the body's own: it holds it, and more
+    assert (target_region(tgt, S, S, 0.0) <= region).all() and region.sum() > target_region(tgt, S, S, 0.0).sum()
+    # a left arm missing in the source (dropped from the warp) is still in the target's region
+    src_no_arm = src.clone()
+    src_no_arm[0, [6, 7]] = float("nan")
+    assert part_warp(img, src_no_arm, tgt).masks[0, PARTS.index("l_forearm")].max() == 0
+    elbow, wrist = tgt[0, 6], tgt[0, 7]
+    mid = ((elbow + wrist) / 2).round().long()
+    assert region[0, 0, mid[1], mid[0]] > 0.9

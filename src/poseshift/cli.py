@@ -98,9 +98,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from poseshift.animate import animate
     from poseshift.transfer import Reposer
 
-    _new_output(args.out, args.overwrite)
     reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
-    try:
+    try:  # animate() checks --out (suffix, --overwrite) before it renders anything
         out = animate(reposer, args.image, args.poses, args.out, fps=args.fps, frames=args.frames,
                       source_pose=args.source_pose, overwrite=args.overwrite, progress=not args.quiet)
     finally:
@@ -157,10 +156,10 @@ def cmd_pose(args: argparse.Namespace) -> int:
     out = _new_output(args.out, args.overwrite)
     if out.suffix.lower() not in (".csv", ".json"):
         raise ValueError(f"--out {out}: detections are written as .csv or .json")
-    if out.resolve() in {q.resolve() for q in paths}:
+    inputs = {q.resolve() for q in paths}
+    if out.resolve() in inputs:
         raise ValueError(f"--out {out} is one of the input images")
     if args.masks:
-        inputs = {q.resolve() for q in paths}
         if Path(args.masks).resolve() in {q.parent for q in inputs}:
             raise ValueError(f"--masks {args.masks} is a folder of input images; choose another folder")
         for q in paths:
@@ -254,6 +253,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 sheet_png=args.sheet or out.with_suffix(".png"), peers=peers or None,
                                 progress=not args.quiet, detector=detector, device=args.device or "auto",
                                 lpips_weights=args.lpips_weights, is_weights=args.is_weights,
+                                inception_weights=args.inception_weights, stats_cache=args.fid_cache,
                                 pairs_source=f"{pairs_file}" + (f" (split {args.split})" if args.split else ""))
     finally:
         if detector is not None:

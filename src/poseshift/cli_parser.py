@@ -132,7 +132,12 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     ev.add_argument("--metrics", nargs="+", help="subset of metrics (default: all)")
     ev.add_argument("--peers", nargs="+", help="other systems' output folders, shown on the sheet")
     ev.add_argument("--sheet", help="sheet PNG (default: the report's name with .png)")
-    ev.add_argument("--lpips-weights", help="local LPIPS weights file(s)")
+    ev.add_argument("--lpips-weights", nargs="+", help="local LPIPS weights: torchvision's AlexNet file "
+                                                       "(alexnet-owt-7be5be79.pth) and lpips' v0.1 alex.pth")
+    ev.add_argument("--inception-weights", help="torchvision's Inception-v3 ImageNet file "
+                                                "(inception_v3_google-0cc3c7bd.pth) for fid, the papers' protocol")
+    ev.add_argument("--fid-cache", help="folder for the training set's FID statistics "
+                                        "(default ~/.cache/poseshift/fid-stats)")
     ev.add_argument("--is-weights", help="local Inception Score classifier (TorchScript)")
     ev.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")

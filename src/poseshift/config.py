@@ -47,6 +47,10 @@ class ModelConfig:
     # written); "resize" = nearest resize + 3x3 conv, which cannot make the checkerboard that
     # short runs leave in flat backgrounds, where SSIM punishes it most.
     g_upsample: str = "deconv"
+    # g_arch=warp only (not in the paper): G's correction of the warp is kept on the target
+    # body's region grown by this share of the image side (poseshift.warp.target_region), the
+    # warp itself (the source's border colour) outside it; 0 = everywhere (G paints the background).
+    warp_region: float = 0.0
     # D: the 70x70 PatchGAN (30x30 output at 256; the paper quotes 26x26).
     d_channels: int = 64
     d_layers: int = 3
@@ -204,12 +208,11 @@ _CHOICES = {
 # Plausible bounds, checked when a config is read (a file, --set, or a checkpoint's own), so
 # that nothing is built from a value that cannot work: a zero interval, a network that would
 # need terabytes, a weight that overflows. (lo, hi), inclusive; floats must also be finite.
-_INF = float("inf")
 _BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("pose", "num_joints"): (18, 18),  # COCO-18 (section 4.1), the only skeleton supported
     ("pose", "sigma_frac"): (1e-4, 1.0),
     ("model", "image_size"): (16, 512),  # the field trains at 256 (DeepFashion) and 512 at most
-    ("model", "g_channels"): (1, 512), ("model", "g_blocks"): (0, 64),
+    ("model", "g_channels"): (1, 512), ("model", "g_blocks"): (0, 64), ("model", "warp_region"): (0.0, 0.5),
     ("model", "d_channels"): (1, 512), ("model", "d_layers"): (1, 6),
     ("model", "phi_channels"): (1, 512), ("model", "phi_blocks"): (0, 64),
     ("loss", "lambda_pose"): (0, 1e6), ("loss", "lambda_adv"): (0, 1e6), ("loss", "lambda_id"): (0, 1e6),
@@ -325,7 +328,8 @@ def preset_names() -> list[str]:
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
-    return _parse_yaml(text, source)
+    tree = _parse_yaml(text, source)
+    return {} if tree is None else tree
 
 
 def _parse_yaml(text: str, source: str) -> Any:
@@ -337,7 +341,7 @@ def _parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(f"{source}: not valid YAML ({first})") from None
     except RecursionError:
         raise ConfigError(f"{source}: YAML nested too deeply") from None
-    return {} if tree is None else tree
+    return tree
 
 
 def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -376,7 +380,7 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         if sec not in tree or name not in tree[sec]:
             raise ConfigError(f"--set {item!r}: unknown field {key.strip()}")
         parsed = _parse_yaml(value, f"--set {key.strip()}") if value.strip() else ""
-        tree[sec][name] = parsed if parsed != {} or value.strip() in ("{}",) else ""
+        tree[sec][name] = "" if parsed is None else parsed
     return from_dict(tree, "--set")
 
 

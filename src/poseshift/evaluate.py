@@ -97,6 +97,9 @@ def evaluate_pairs(
     lpips_weights: str | Path | Sequence[str | Path] | None = None,
     is_weights: str | Path | None = None,
     inception_path: str | Path | None = None,
+    inception_weights: str | Path | None = None,
+    stats_cache: str | Path | None = None,
+    real_split: str = "train",
     batch_size: int = 16,
     limit: int | None = None,
     pairs_source: str | None = None,
@@ -107,6 +110,8 @@ def evaluate_pairs(
     ``DEFAULT_METRICS``; those that cannot run here are reported as skipped). ``detector``: a
     callable ``image uint8 [H, W, 3] -> [18, 2]`` for ``pckh``. ``peers``: folders of other
     systems' outputs (``{label: dir}`` or a list of dirs) shown as extra sheet columns.
+    ``inception_weights``: torchvision's Inception-v3 file for ``fid`` (the papers' protocol),
+    whose real set is ``real_split`` of ``data_dir``, its statistics cached in ``stats_cache``.
     ``limit``: evaluate only the first ``limit`` pairs of the CSV. ``pairs_source``: where a
     list of pairs came from, recorded in the report (the list itself is recorded too).
     """
@@ -126,8 +131,11 @@ def evaluate_pairs(
     layout = open_layout(data_dir)  # ours or a published layout (poseshift.layouts)
     ann = layout.keypoints()
 
+    real = layout.real_images(real_split) if inception_weights and "fid" in names else []
     opts = MetricOptions(device=_resolve_device(device), detector=detector, inception_path=inception_path,
-                         lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size)
+                         lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size,
+                         inception_weights=inception_weights, real_images=real, stats_cache=stats_cache,
+                         real_source=f"{len(real)} images of split {real_split!r} of {data_dir}", progress=progress)
     active: dict[str, Any] = {}
     entries: dict[str, dict[str, Any]] = {}
     for m in names:

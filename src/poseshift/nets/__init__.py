@@ -18,6 +18,8 @@ def build_generator(cfg: Config) -> Generator | WarpGenerator:
     """``model.g_arch``: the paper's G (``resnet``) or the part-warping G (``warp``). Both are
     called as ``G(image, maps_f, kp_o, kp_f)``; the paper's ignores the keypoints."""
     m = cfg.model
+    if m.g_arch == "warp":
+        return WarpGenerator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample, region=m.warp_region)
     return GENERATORS[m.g_arch](cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample)
 
 

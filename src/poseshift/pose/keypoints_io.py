@@ -209,6 +209,14 @@ def _openpose_from_obj(obj: dict, path: Path | str) -> np.ndarray:
     return kp
 
 
+def parse_plain_keypoints(obj: Any, source: str) -> np.ndarray:
+    """A parsed JSON list of 18 ``[x, y]`` or ``null`` -> float32 [18, 2] (NaN missing), checked as a
+    keypoint file is; ``KeypointFormatError`` naming ``source``."""
+    if not isinstance(obj, list):
+        raise _fail(source, f"expected a list of {NUM_JOINTS} [x, y] or null, got {type(obj).__name__}")
+    return _plain_from_obj(obj, source)
+
+
 def _plain_from_obj(obj: list, path: Path | str) -> np.ndarray:
     if len(obj) != NUM_JOINTS:
         raise _fail(path, f"expected a list of {NUM_JOINTS} [x, y] or null, got {len(obj)} entries")

@@ -5,7 +5,6 @@ No ``from __future__ import annotations`` here: FastAPI reads the endpoints' ann
 
 import io
 import json
-import math
 import tempfile
 import threading
 from pathlib import Path
@@ -26,47 +25,38 @@ class RequestError(ValueError):
 
 
 def decode_image(data: bytes, field: str = "image") -> np.ndarray:
-    """RGB uint8 from uploaded bytes, with the size limits checked before decoding."""
-    from PIL import Image, UnidentifiedImageError
+    """RGB uint8 from uploaded bytes (poseshift.images' reader), the size limits checked first."""
+    from poseshift.images import ImageError, ImageTooLarge
+    from poseshift.images import decode_image as decode
 
     if len(data) > MAX_BYTES:
         raise RequestError(413, f"{field}: {len(data):,} bytes is over the 10 MB limit")
     if not data:
         raise RequestError(400, f"{field}: empty upload")
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise RequestError(413, f"{field}: {w}x{h} is over the 25-megapixel limit")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except RequestError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise RequestError(415, f"{field}: not an image") from None
-    except Exception as err:  # a broken file breaks PIL in many ways
-        raise RequestError(415, f"{field}: not a readable image ({type(err).__name__})") from None
+        return decode(data, field, MAX_PIXELS)
+    except ImageTooLarge as err:
+        raise RequestError(413, str(err)) from None
+    except ImageError as err:
+        raise RequestError(415, str(err)) from None
 
 
 def parse_keypoints(text: str, field: str, width: int, height: int) -> np.ndarray:
-    """18 ``[x, y]`` or ``null`` (JSON) -> float32 [18, 2], NaN missing."""
+    """18 ``[x, y]`` or ``null`` (JSON, read as keypoint files are) -> float32 [18, 2], NaN missing."""
+    from poseshift.pose.keypoints_io import parse_plain_keypoints
+
     if len(text) > 100_000:
         raise RequestError(422, f"{field}: too long for 18 keypoints")
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        raise RequestError(422, f"{field}: not JSON") from None
-    if not isinstance(obj, list) or len(obj) != 18:
-        raise RequestError(422, f"{field}: expected a list of 18 [x, y] or null")
-    kp = np.full((18, 2), np.nan, dtype=np.float32)
-    for i, item in enumerate(obj):
-        if item is None:
-            continue
-        if (not isinstance(item, list) or len(item) != 2 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item)):
-            raise RequestError(422, f"{field}: joint {i} must be [x, y] (finite numbers) or null")
-        if not (-width <= item[0] <= 2 * width and -height <= item[1] <= 2 * height):
-            raise RequestError(422, f"{field}: joint {i} lies far outside the {width}x{height} image")
-        kp[i] = item
+        kp = parse_plain_keypoints(json.loads(text), field)
+    except (ValueError, RecursionError) as err:  # JSON errors and KeypointFormatError
+        raise RequestError(422, str(err) if str(err).startswith(field) else f"{field}: not JSON") from None
+    with np.errstate(invalid="ignore"):
+        far = ~((kp[:, 0] >= -width) & (kp[:, 0] <= 2 * width) & (kp[:, 1] >= -height) & (kp[:, 1] <= 2 * height))
+    far &= ~np.isnan(kp).any(axis=1)
+    if far.any():
+        raise RequestError(422, f"{field}: joint {int(np.flatnonzero(far)[0])} lies far outside the "
+                                f"{width}x{height} image")
     return kp
 
 

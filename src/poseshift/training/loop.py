@@ -109,8 +109,9 @@ class Trainer:
             if self.world.main:
                 self.run.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(self.run / "config.json", cfg.to_json() + "\n")
-                if overwrite:
-                    (self.run / "log.jsonl").unlink(missing_ok=True)
+                if overwrite:  # the run there is replaced, so none of it can be resumed by mistake later
+                    for old in (self.run / "log.jsonl", self.ckpt_path, self.ckpt_path.with_suffix(".json")):
+                        old.unlink(missing_ok=True)
 
         # The step runs G, D and Phi under DDP (several processes) and torch.compile (train.compile).
         ddp = {name: wrap(m, self.world, self.device) for name, m in self.nets.trainable().items()}

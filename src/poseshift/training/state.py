@@ -15,7 +15,14 @@ from pathlib import Path
 
 import torch
 
-from poseshift.checkpoint import Checkpoint, CheckpointError, atomic_write_text, remove_stray, save_checkpoint, sync_sidecar
+from poseshift.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    atomic_write_text,
+    remove_stray,
+    save_checkpoint,
+    sync_sidecar,
+)
 from poseshift.config import Config
 from poseshift.nets import Networks
 from poseshift.pool import ImagePool
@@ -102,7 +109,7 @@ def truncate_log(run: Path, step: int) -> None:
     path = run / "log.jsonl"
     if not path.is_file():
         return
-    keep, dropped = {}, 0
+    keep = {}
     for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -112,7 +119,6 @@ def truncate_log(run: Path, step: int) -> None:
             if not isinstance(at, int):
                 raise TypeError(at)
         except (ValueError, KeyError, TypeError, RecursionError):
-            dropped += 1
             log.warning("%s: line %d is not a log record; dropped", path, n)
             continue
         if at <= step:
