@@ -93,3 +93,25 @@ def test_evaluate_into_a_folder_as_the_peers_lay_it_out(tmp_path):
     assert names and all("___" in n and n.endswith(".png") for n in names)
     for m in ("ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm"):
         assert report["metrics"][m]["value"] is not None and report["metrics"][m]["settings"]["protocol"]
+
+
+def test_real_images_are_the_training_split(tmp_path):
+    """The papers' FID compares against the whole training set: a published layout's train/
+    folder (every image file, as the peers glob it), or ours: the images of split.csv's train."""
+    root = mock_published(tmp_path / "df", "deepfashion", people=(4, 2))
+    (root / "train" / "notes.txt").write_text("not an image")
+    real = open_layout(root).real_images("train")
+    assert [p.name for p in real] == sorted(p.name for p in (root / "train").glob("*.jpg")) and len(real) == 4
+    assert len(open_layout(root).real_images("test")) == 2
+    ours = tmp_path / "ours"
+    (ours / "images").mkdir(parents=True)
+    ann = {}
+    for i in range(5):
+        image, kp = _person(32, 32, i)
+        Image.fromarray(image).save(ours / "images" / f"p{i}.png")
+        ann[f"p{i}.png"] = kp
+    write_annotations_csv(ours / "annotations.csv", ann)
+    assert len(open_layout(ours).real_images()) == 5  # no split.csv: every image
+    (ours / "split.csv").write_text("name,split\n" + "".join(f"p{i}.png,{'train' if i < 3 else 'test'}\n"
+                                                            for i in range(5)))
+    assert [p.name for p in open_layout(ours).real_images()] == ["p0.png", "p1.png", "p2.png"]

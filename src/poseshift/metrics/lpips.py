@@ -150,8 +150,8 @@ class LPIPSMetric(Metric):
     def __init__(self, opts: MetricOptions):
         super().__init__(opts)
         if not opts.lpips_weights:
-            raise MetricSkipped("no LPIPS weights given (lpips_weights: local AlexNet + lpips v0.1 "
-                                "lin weights; none can be downloaded here)")
+            raise MetricSkipped("no LPIPS weights given (--lpips-weights: torchvision's AlexNet file and lpips' "
+                                "v0.1 alex.pth; none can be downloaded here)")
         self.model = load_lpips(opts.lpips_weights, opts.device)
         self.scores: list[float] = []
         paths = [opts.lpips_weights] if isinstance(opts.lpips_weights, (str, Path)) else opts.lpips_weights
