@@ -118,3 +118,22 @@ def test_uploads_are_never_written_outside_a_temporary_folder(url, tmp_path, mon
                timeout=60)
     after = set(__import__("os").listdir(tempfile.gettempdir()))
     assert not [n for n in after - before if n.startswith("poseshift-serve-")]
+
+
+def test_a_warping_model_without_a_source_pose_gets_a_4xx_not_a_500(tmp_path):
+    """model.g_arch=warp needs the photo's own pose: where it was neither sent nor detected, the
+    answer is a one-line 422 naming source_pose; with it, a PNG."""
+    from poseshift.training import Trainer
+    from tests.helpers import figures, micro_config
+
+    Trainer(micro_config("model.g_arch=warp"), figures(tmp_path), tmp_path / "run", progress=False,
+            psi_pretrained=False).train(max_steps=1)
+    with running_server(str(tmp_path / "run/checkpoints/last.safetensors")) as base:
+        for endpoint, data in (("transfer", {"pose": json.dumps(_pose())}), ("animate", {"frames": "3"})):
+            r = httpx.post(f"{base}/api/{endpoint}", files={"image": ("a.png", _png(), "image/png")}, data=data,
+                           timeout=60)
+            assert r.status_code == 422 and r.json()["error"].startswith("source_pose:"), r.text
+            assert "\n" not in r.json()["error"]
+        r = httpx.post(f"{base}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
+                       data={"pose": json.dumps(_pose()), "source_pose": json.dumps(_pose())}, timeout=60)
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (40, 60)

@@ -85,7 +85,11 @@ class Service:
 
     def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
         with self.lock:
-            return self.reposer.render_in_frame(image, pose, source)
+            try:
+                return self.reposer.render_in_frame(image, pose, source)
+            except ValueError as err:  # a warping G whose source pose was not sent and not detected
+                raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
+                                        "send source_pose") from None
 
     def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None) -> bytes:
         from poseshift.animate import render_sequence, write_animation
@@ -94,7 +98,11 @@ class Service:
         h, w = image.shape[:2]
         poses = make_motion(motion, frames, h, w, source)
         with self.lock:
-            rendered = render_sequence(self.reposer, image, poses, source)
+            try:
+                rendered = render_sequence(self.reposer, image, poses, source)
+            except ValueError as err:  # a warping G whose source pose was not sent and not detected
+                raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
+                                        "send source_pose") from None
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
             path = write_animation(rendered, Path(tmp) / "animation.gif", fps=12)
             return path.read_bytes()
