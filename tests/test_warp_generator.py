@@ -146,6 +146,20 @@ def test_cli_transfer_takes_a_source_pose_and_evaluate_scores_warp_only(tmp_path
                  str(data / "images" / (names[0].rsplit(".", 1)[0] + ".png")), "--pose", str(tmp_path / "tgt.json"),
                  "--source-pose", str(tmp_path / "src.json"), "--out", str(out)]) == 0
     assert out.is_file()
+    # a folder of photos: their own poses from one annotations CSV naming each (a drawn figure
+    # has no pose MediaPipe could find); each render in its photo's frame
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n in names[:3]:
+        (photos / (n.rsplit(".", 1)[0] + ".png")).write_bytes((data / "images" / (n.rsplit(".", 1)[0] + ".png")).read_bytes())
+    ckpt = str(run / "checkpoints" / "last.safetensors")
+    assert main(["transfer", "--checkpoint", ckpt, "--image", str(photos), "--pose", str(tmp_path / "tgt.json"),
+                 "--source-pose", str(data / "annotations.csv"), "--out", str(tmp_path / "many"), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == sorted(p.name for p in photos.iterdir())
+    # a photo the file does not name: a one-line error naming the file and the photo
+    (photos / "stranger.png").write_bytes((photos / sorted(p.name for p in photos.iterdir())[0]).read_bytes())
+    assert main(["transfer", "--checkpoint", ckpt, "--image", str(photos), "--pose", str(tmp_path / "tgt.json"),
+                 "--source-pose", str(data / "annotations.csv"), "--out", str(tmp_path / "more"), "--quiet"]) == 2
     report = tmp_path / "warp.json"
     assert main(["evaluate", "--pairs", str(data / "pairs.csv"), "--data", str(data), "--warp-only",
                  "--out", str(report), "--metrics", "ssim", "--quiet"]) == 0

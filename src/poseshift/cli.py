@@ -85,7 +85,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         paths = _image_paths([args.image])
         for i in tqdm(range(0, len(paths), args.batch), desc="transfer", unit="batch", disable=args.quiet):
             chunk = paths[i:i + args.batch]
-            renders = reposer.render_batch(chunk, [pose] * len(chunk), None, args.frame)
+            # a folder's source poses: one multi-row file (annotations CSV or poseshift pose JSON)
+            # naming each photo; without it they are detected where the generator needs them
+            sources = [reposer.keypoints(source, "source pose", p.name) for p in chunk] if source else None
+            renders = reposer.render_batch(chunk, [pose] * len(chunk), sources, args.frame)
             for path, render in zip(chunk, renders):
                 write_image(out / f"{path.stem}.png", render)
         print(f"wrote {len(paths)} renders into {out}")

@@ -71,7 +71,8 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                                   "keypoint files are in the pixel frame of --image")
     r.add_argument("--pose-name", help="the row of a multi-row annotation CSV (or entry of a poseshift pose JSON)")
     r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
-                                          "(model.g_arch=warp); detected when absent")
+                                          "(model.g_arch=warp); detected when absent. With a folder: an "
+                                          "annotations CSV or poseshift pose JSON naming each photo")
     r.add_argument("--pairs", help="instead of --image/--pose: render every from,to pair of this CSV from --data")
     r.add_argument("--data", help="with --pairs: the data folder holding the images and their keypoints")
     r.add_argument("--frame", choices=["photo", "model"], default="photo",

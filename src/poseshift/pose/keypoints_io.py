@@ -310,9 +310,12 @@ def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:
     if suffix == ".csv":
         rows = read_annotations_csv(path)
         if name is not None:
-            if name not in rows:
-                raise _fail(path, f"no row named {name!r} among {len(rows)} rows")
-            return rows[name]
+            if name in rows:
+                return rows[name]
+            same_stem = [k for k in rows if Path(k).stem == Path(name).stem]  # x.png named as x.jpg
+            if len(same_stem) == 1:
+                return rows[same_stem[0]]
+            raise _fail(path, f"no row named {name!r} among {len(rows)} rows")
         if not rows:
             raise _fail(path, "annotation CSV has no rows")
         if len(rows) > 1:
