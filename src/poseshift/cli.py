@@ -82,12 +82,19 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             return 0
         from tqdm import tqdm
 
+        from poseshift.pose.keypoints_io import pick_row, read_annotations_csv
+
         paths = _image_paths([args.image])
+        rows = read_annotations_csv(source) if source and Path(source).suffix.lower() == ".csv" else None  # read once
         for i in tqdm(range(0, len(paths), args.batch), desc="transfer", unit="batch", disable=args.quiet):
             chunk = paths[i:i + args.batch]
             # a folder's source poses: one multi-row file (annotations CSV or poseshift pose JSON)
             # naming each photo; without it they are detected where the generator needs them
-            sources = [reposer.keypoints(source, "source pose", p.name) for p in chunk] if source else None
+            sources = None
+            if rows is not None:
+                sources = [pick_row(rows, p.name, source) for p in chunk]
+            elif source:
+                sources = [reposer.keypoints(source, "source pose", p.name) for p in chunk]
             renders = reposer.render_batch(chunk, [pose] * len(chunk), sources, args.frame)
             for path, render in zip(chunk, renders):
                 write_image(out / f"{path.stem}.png", render)

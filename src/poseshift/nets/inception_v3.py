@@ -158,21 +158,9 @@ class InceptionV3Features(nn.Module):
 def load_inception_v3(path: str | Path, device: str | torch.device = "cpu") -> InceptionV3Features:
     """The features network with torchvision's weights file ``path`` (a state dict in torchvision's
     key names; ``AuxLogits.*`` and ``fc.*`` ignored). ValueError naming the file when it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: Inception-v3 weights file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            state = load_file(str(path))
-        else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # not a weights file: pickles refused, truncated archives, ...
-        raise ValueError(f"{path}: not a torchvision weights file ({err.__class__.__name__})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: holds no state dict")
+    from poseshift.nets.psi import load_state_dict_file
+
+    state = load_state_dict_file(path)  # FileNotFoundError / ValueError naming the file
     state = {k.removeprefix("module."): v for k, v in state.items()
              if not k.removeprefix("module.").startswith(("AuxLogits.", "fc."))}
     net = InceptionV3Features()

@@ -299,6 +299,17 @@ def write_keypoints_json(path: Path | str, kp: Any) -> None:
 
 # ----------------------------------------------------------------------------- dispatch
 
+def pick_row(rows: Mapping[str, np.ndarray], name: str, path: Path | str) -> np.ndarray:
+    """The row called ``name`` of an annotation CSV's ``rows``, or the one row of the same stem
+    (a photo x.png named x.jpg in the CSV); KeypointFormatError naming ``path`` otherwise."""
+    if name in rows:
+        return rows[name]
+    same_stem = [k for k in rows if Path(k).stem == Path(name).stem]
+    if len(same_stem) == 1:
+        return rows[same_stem[0]]
+    raise _fail(path, f"no row named {name!r} among {len(rows)} rows")
+
+
 def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:
     """Read one pose from any supported file, as ``float32 [18, 2]`` (x, y), NaN missing.
 
@@ -310,12 +321,7 @@ def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:
     if suffix == ".csv":
         rows = read_annotations_csv(path)
         if name is not None:
-            if name in rows:
-                return rows[name]
-            same_stem = [k for k in rows if Path(k).stem == Path(name).stem]  # x.png named as x.jpg
-            if len(same_stem) == 1:
-                return rows[same_stem[0]]
-            raise _fail(path, f"no row named {name!r} among {len(rows)} rows")
+            return pick_row(rows, name, path)
         if not rows:
             raise _fail(path, "annotation CSV has no rows")
         if len(rows) > 1:
