@@ -36,11 +36,12 @@ def main() -> int:
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 255, (256, 176, 3), dtype=np.uint8)).save(buf, format="PNG")
     photo = buf.getvalue()
-    pose = json.dumps([[float(rng.uniform(10, 166)), float(rng.uniform(10, 246))] for _ in range(18)])
+    pose, source = (json.dumps([[float(rng.uniform(10, 166)), float(rng.uniform(10, 246))] for _ in range(18)])
+                    for _ in range(2))  # the target, and the photo's own (a warping model needs it; as the page sends)
     with running_server(args.checkpoint) as url, httpx.Client(timeout=120) as client:
         def one(_):
             t0 = time.perf_counter()
-            r = client.post(f"{url}/api/transfer", files={"image": ("p.png", photo, "image/png")}, data={"pose": pose})
+            r = client.post(f"{url}/api/transfer", files={"image": ("p.png", photo, "image/png")}, data={"pose": pose, "source_pose": source})
             return r.status_code, time.perf_counter() - t0
         client.get(f"{url}/api/health")
         t0 = time.perf_counter()

@@ -75,9 +75,9 @@ def bf16_difference() -> tuple[float, int]:
         ann = list(read_annotations_csv(data / "annotations.csv").items())
         a, b = Reposer.from_checkpoint("synthetic-64"), Reposer.from_checkpoint("synthetic-64", bf16=True)
         diffs = []
-        for (name, _), (_, target) in zip(ann, ann[1:] + ann[:1]):
+        for (name, own), (_, target) in zip(ann, ann[1:] + ann[:1]):
             image = str(next((data / "images").glob(Path(name).stem + ".*")))
-            diffs.append(np.abs(a.render_in_frame(image, target).astype(int) - b.render_in_frame(image, target)))
+            diffs.append(np.abs(a.render_in_frame(image, target, own).astype(int) - b.render_in_frame(image, target, own)))
     d = np.stack(diffs)
     return float(d.mean()), int(d.max())
 

@@ -12,7 +12,7 @@ import poseshift
 from poseshift.animate import animate, read_sequence, render_sequence, write_animation
 from poseshift.images import read_image
 from poseshift.motions import MOTIONS, motion
-from poseshift.pose.keypoints_io import write_annotations_csv, write_openpose_json
+from poseshift.pose.keypoints_io import read_keypoints, write_annotations_csv, write_openpose_json
 from poseshift.transfer import Reposer
 from tests.helpers import figures
 
@@ -28,6 +28,12 @@ def reposer():
 def photo(tmp_path_factory):
     folder = figures(tmp_path_factory.mktemp("animate")) / "images"
     return sorted(folder.iterdir())[0]
+
+
+@pytest.fixture(scope="module")
+def own_pose(photo):
+    """The drawn person's own pose (MediaPipe finds nobody in a drawing; a warping model needs it)."""
+    return read_keypoints(photo.parent.parent / "annotations.csv", photo.name)
 
 
 def gif_frames(path):
@@ -130,18 +136,18 @@ def test_read_sequence_csv_folder_and_errors(tmp_path):
 
 # ----------------------------------------------------------------------------- renders and files
 
-def test_render_sequence_is_render_in_frame(reposer, photo):
+def test_render_sequence_is_render_in_frame(reposer, photo, own_pose):
     image = read_image(photo)
     poses = motion("walk", 5, *image.shape[:2])
-    frames = render_sequence(reposer, image, poses, batch=2, progress=True)
+    frames = render_sequence(reposer, image, poses, own_pose, batch=2, progress=True)
     assert len(frames) == 5
     for f, p in zip(frames, poses):
         assert f.shape == image.shape and f.dtype == np.uint8
-        assert np.abs(f.astype(int) - reposer.render_in_frame(image, p).astype(int)).max() <= 1
+        assert np.abs(f.astype(int) - reposer.render_in_frame(image, p, own_pose).astype(int)).max() <= 1
     assert np.abs(frames[0].astype(int) - frames[2].astype(int)).max() > 10  # a new pose, a new frame
 
 
-def test_gif_and_mp4_one_frame_a_pose(reposer, photo, tmp_path):
+def test_gif_and_mp4_one_frame_a_pose(reposer, photo, own_pose, tmp_path):
     h, w = read_image(photo).shape[:2]
     csv = tmp_path / "seq.csv"
     write_annotations_csv(csv, {f"f{k}.jpg": p for k, p in enumerate(motion("walk", 5, h, w))})
@@ -150,10 +156,12 @@ def test_gif_and_mp4_one_frame_a_pose(reposer, photo, tmp_path):
     for k, p in enumerate(motion("turn", 4, h, w)):
         write_openpose_json(folder / f"v_{k:012d}_keypoints.json", p)
     for seq, n in (("walk", 4), (csv, 5), (folder, 4)):
-        gif = animate(reposer, photo, seq, tmp_path / f"{Path(seq).stem}.gif", fps=10, frames=4)
+        gif = animate(reposer, photo, seq, tmp_path / f"{Path(seq).stem}.gif", fps=10, frames=4,
+                      source_pose=own_pose)
         frames, size, loop, duration = gif_frames(gif)
         assert (frames, size, loop, duration) == (n, (w, h), 0, 100)
-        mp4 = animate(reposer, str(photo), seq, tmp_path / f"{Path(seq).stem}.mp4", fps=10, frames=4)
+        mp4 = animate(reposer, str(photo), seq, tmp_path / f"{Path(seq).stem}.mp4", fps=10, frames=4,
+                      source_pose=own_pose)
         assert mp4_frames(mp4) == (n, (h, w, 3))
     assert no_temporaries(tmp_path)
 

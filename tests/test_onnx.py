@@ -24,17 +24,19 @@ def _inputs(onnx_path: Path) -> dict[str, list]:
     return {i.name: i.shape for i in session.get_inputs()}
 
 
-def test_shipped_resnet_generator(tmp_path):
+def test_shipped_generator(tmp_path):
     out = export_onnx(SHIPPED, tmp_path / "g.onnx")
     assert out == tmp_path / "g.onnx" and sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "g.onnx"]
     side = json.loads((tmp_path / "g.json").read_text())
-    assert [i["name"] for i in side["inputs"]] == ["image", "pose_maps"]
+    # the paper's G takes (I, p); the part-warping G also the two poses' keypoints
+    names = ["image", "pose_maps"] + (["source_keypoints", "target_keypoints"] if side["g_arch"] == "warp" else [])
+    assert [i["name"] for i in side["inputs"]] == names
     assert side["inputs"][0]["shape"] == ["batch", 3, 64, 64] and side["inputs"][0]["range"] == [-1.0, 1.0]
     assert side["outputs"][0]["name"] == "render" and side["image_size"] == 64
     assert side["sigma_pixels"] == pytest.approx(sigma_pixels(64, side["sigma_frac"]))
     assert side["checkpoint"] == SHIPPED.name and side["opset"] >= 18
     shapes = _inputs(out)
-    assert list(shapes) == ["image", "pose_maps"] and isinstance(shapes["image"][0], str)  # dynamic batch
+    assert list(shapes) == names and isinstance(shapes["image"][0], str)  # dynamic batch
     assert check_onnx(SHIPPED, out) <= TOL
     assert check_onnx(SHIPPED, out, batch=3, seed=1) <= TOL
 

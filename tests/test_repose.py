@@ -107,6 +107,7 @@ def test_the_render_in_the_photos_frame_puts_each_joint_where_it_was_asked(tmp_p
 def test_transfer_by_model_name_with_a_photo_as_the_pose_keeps_the_photos_size(tmp_path, detector, capsys):
     a, b = _photo(tmp_path / "a.png", 75, 50), _photo(tmp_path / "b.png", 64, 64)
     detector.poses[(64, 64)] = _pose(h=64, w=64)
+    detector.poses[(75, 50)] = _pose(3, h=75, w=50)  # the photo's own pose, where the model warps its pixels
     out = tmp_path / "out.png"
     assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(a), "--pose", str(b), "--out",
                  str(out)]) == 0
@@ -129,17 +130,20 @@ def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path):
     for i, (h, w) in enumerate(sizes):
         _photo(photos / f"p{i}.png", h, w)
     write_keypoints_json(tmp_path / "pose.json", _pose(h=50, w=40))
+    sources = {f"p{i}.png": _pose(i, h, w) for i, (h, w) in enumerate(sizes)}  # each photo's own pose
+    write_annotations_csv(tmp_path / "sources.csv", sources)
     out = tmp_path / "out"
     assert main(["transfer", "--checkpoint", "synthetic-64", "--image", str(photos), "--pose",
-                 str(tmp_path / "pose.json"), "--out", str(out), "--batch", "2", "--quiet"]) == 0
+                 str(tmp_path / "pose.json"), "--source-pose", str(tmp_path / "sources.csv"), "--out", str(out),
+                 "--batch", "2", "--quiet"]) == 0
     for i, (h, w) in enumerate(sizes):
         assert Image.open(out / f"p{i}.png").size == (w, h)
     # One pass of G for a batch gives what one call per photo gives.
     reposer = Reposer.from_checkpoint("synthetic-64")
     paths = sorted(photos.iterdir())
-    batch = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3)
-    assert all(np.abs(b.astype(int) - reposer.render_in_frame(str(p), _pose(h=50, w=40)).astype(int)).max() <= 1
-               for b, p in zip(batch, paths))
+    batch = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3, [sources[p.name] for p in paths])
+    assert all(np.abs(b.astype(int) - reposer.render_in_frame(str(p), _pose(h=50, w=40), sources[p.name])
+                      .astype(int)).max() <= 1 for b, p in zip(batch, paths))
 
 
 def test_models_lists_the_packaged_ones(capsys):

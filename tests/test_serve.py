@@ -29,9 +29,15 @@ def _png(w=40, h=60, colour=(180, 60, 60)) -> bytes:
     return buf.getvalue()
 
 
-def _pose(w=40, h=60):
-    rng = np.random.default_rng(0)
+def _pose(w=40, h=60, seed=0):
+    rng = np.random.default_rng(seed)
     return [[float(rng.uniform(4, w - 4)), float(rng.uniform(4, h - 4))] if i != 3 else None for i in range(18)]
+
+
+def _source(w=40, h=60):
+    """The photo's own pose, as the page sends it: the shipped model warps the photo's pixels and
+    MediaPipe finds nobody in a plain rectangle."""
+    return json.dumps(_pose(w, h, seed=1))
 
 
 def test_health_poses_and_the_page(url):
@@ -45,7 +51,7 @@ def test_health_poses_and_the_page(url):
 
 
 def test_pose_answers_18_joints_in_the_images_frame(url):
-    r = httpx.post(f"{url}/api/pose", files={"image": ("a.png", _png(), "image/png")})
+    r = httpx.post(f"{url}/api/pose", files={"image": ("a.png", _png(), "image/png")}, timeout=60)
     assert r.status_code == 200
     body = r.json()
     assert len(body["keypoints"]) == 18 and (body["width"], body["height"]) == (40, 60)
@@ -53,14 +59,14 @@ def test_pose_answers_18_joints_in_the_images_frame(url):
 
 def test_transfer_answers_a_png_in_the_photos_frame(url):
     r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
-                   data={"pose": json.dumps(_pose())})
+                   data={"pose": json.dumps(_pose()), "source_pose": _source()})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(r.content)).size == (40, 60)
 
 
 def test_animate_answers_a_gif(url):
     r = httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")},
-                   data={"motion": "walk", "frames": "4"}, timeout=60)
+                   data={"motion": "walk", "frames": "4", "source_pose": _source()}, timeout=60)
     assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
     assert Image.open(io.BytesIO(r.content)).n_frames >= 2
 
@@ -85,7 +91,7 @@ def _bomb() -> bytes:
 def test_bad_uploads_get_a_4xx_with_a_one_line_json_error(url, image, pose, status):
     data = _bomb() if image == "bomb" else _png() if image == "ok" else image
     r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", data, "image/png")},
-                   data={"pose": pose or json.dumps(_pose())}, timeout=60)
+                   data={"pose": pose or json.dumps(_pose()), "source_pose": _source()}, timeout=60)
     assert r.status_code == status
     err = r.json()["error"]
     assert isinstance(err, str) and err and "\n" not in err
@@ -103,7 +109,7 @@ def test_concurrent_requests_are_each_answered_correctly(url):
     def one(i):
         colour = (20 * i, 100, 200 - 20 * i)
         r = httpx.post(f"{url}/api/transfer", files={"image": ("a.png", _png(30 + i, 50, colour), "image/png")},
-                       data={"pose": json.dumps(_pose(30 + i, 50))}, timeout=60)
+                       data={"pose": json.dumps(_pose(30 + i, 50)), "source_pose": _source(30 + i, 50)}, timeout=60)
         return r.status_code, Image.open(io.BytesIO(r.content)).size
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(one, range(8)))
@@ -114,8 +120,9 @@ def test_uploads_are_never_written_outside_a_temporary_folder(url, tmp_path, mon
     import tempfile
 
     before = set(tempfile.gettempdir() and __import__("os").listdir(tempfile.gettempdir()))
-    httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")}, data={"frames": "2"},
-               timeout=60)
+    r = httpx.post(f"{url}/api/animate", files={"image": ("a.png", _png(), "image/png")},
+                   data={"frames": "2", "source_pose": _source()}, timeout=60)
+    assert r.status_code == 200
     after = set(__import__("os").listdir(tempfile.gettempdir()))
     assert not [n for n in after - before if n.startswith("poseshift-serve-")]
 
@@ -129,6 +136,7 @@ def test_a_warping_model_without_a_source_pose_gets_a_4xx_not_a_500(tmp_path):
     Trainer(micro_config("model.g_arch=warp"), figures(tmp_path), tmp_path / "run", progress=False,
             psi_pretrained=False).train(max_steps=1)
     with running_server(str(tmp_path / "run/checkpoints/last.safetensors")) as base:
+        assert httpx.get(f"{base}/api/health").json()["needs_source_pose"] is True  # the page reads this
         for endpoint, data in (("transfer", {"pose": json.dumps(_pose())}), ("animate", {"frames": "3"})):
             r = httpx.post(f"{base}/api/{endpoint}", files={"image": ("a.png", _png(), "image/png")}, data=data,
                            timeout=60)
@@ -136,4 +144,19 @@ def test_a_warping_model_without_a_source_pose_gets_a_4xx_not_a_500(tmp_path):
             assert "\n" not in r.json()["error"]
         r = httpx.post(f"{base}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
                        data={"pose": json.dumps(_pose()), "source_pose": json.dumps(_pose())}, timeout=60)
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (40, 60)
+
+
+def test_the_papers_generator_needs_no_source_pose(tmp_path):
+    """G(I | p_f) renders from the photo and the target alone: the page is told so and sends
+    the photo's pose only where it was detected or edited."""
+    from poseshift.training import Trainer
+    from tests.helpers import figures, micro_config
+
+    Trainer(micro_config(), figures(tmp_path), tmp_path / "run", progress=False,
+            psi_pretrained=False).train(max_steps=1)
+    with running_server(str(tmp_path / "run/checkpoints/last.safetensors")) as base:
+        assert httpx.get(f"{base}/api/health").json()["needs_source_pose"] is False
+        r = httpx.post(f"{base}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
+                       data={"pose": json.dumps(_pose())}, timeout=60)
         assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (40, 60)

@@ -28,7 +28,8 @@ class PackagedModel:
 
 MODELS = {m.name: m for m in [
     PackagedModel("synthetic-64", "synthetic-64.safetensors", 64,
-                  "synthetic clothed people (poseshift synth), 64x64, plain backgrounds",
+                  "synthetic clothed people (poseshift synth), 64x64, plain backgrounds; the part-warping G "
+                  "(model.g_arch warp): needs the photo's own pose (detected or --source-pose)",
                   "the offline demo and trying the commands; not real photos (train one: see README)"),
 ]}
 
@@ -46,6 +47,11 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
 
 
 def describe_models() -> str:
-    rows = [f"{m.name:<14} {m.resolution:>4} px  trained on {m.data}\n{'':<21}good for: {m.good_for}"
+    import textwrap
+
+    def fill(text: str) -> str:
+        return textwrap.fill(text, 100, initial_indent=" " * 23, subsequent_indent=" " * 23).lstrip()
+
+    rows = [f"{m.name:<14} {m.resolution:>4} px  {fill('trained on ' + m.data)}\n{'':<23}{fill('good for: ' + m.good_for)}"
             for m in MODELS.values()]
     return "\n".join(rows)

@@ -83,13 +83,23 @@ class Service:
             except ValueError:
                 return np.full((18, 2), np.nan, dtype=np.float32)  # nobody found: every joint missing
 
-    def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+    def _render(self, source: np.ndarray | None, fn, *args):
+        """``fn(*args)`` under the lock; a warping G whose source pose was neither sent nor
+        detected (or could not be, detection not installed) is the client's to fix: a 4xx."""
         with self.lock:
             try:
-                return self.reposer.render_in_frame(image, pose, source)
-            except ValueError as err:  # a warping G whose source pose was not sent and not detected
+                return fn(*args)
+            except ValueError as err:
+                if source is not None:
+                    raise RequestError(422, str(err).splitlines()[0]) from None
                 raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
                                         "send source_pose") from None
+            except ImportError as err:
+                raise RequestError(501, f"source_pose: this model needs the photo's own pose and pose detection is "
+                                        f"not installed ({err}): send source_pose") from None
+
+    def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+        return self._render(source, self.reposer.render_in_frame, image, pose, source)
 
     def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None) -> bytes:
         from poseshift.animate import render_sequence, write_animation
@@ -97,12 +107,7 @@ class Service:
 
         h, w = image.shape[:2]
         poses = make_motion(motion, frames, h, w, source)
-        with self.lock:
-            try:
-                rendered = render_sequence(self.reposer, image, poses, source)
-            except ValueError as err:  # a warping G whose source pose was not sent and not detected
-                raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
-                                        "send source_pose") from None
+        rendered = self._render(source, render_sequence, self.reposer, image, poses, source)
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
             path = write_animation(rendered, Path(tmp) / "animation.gif", fps=12)
             return path.read_bytes()
@@ -167,7 +172,8 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
 
     @app.get("/api/health")
     def health():
-        return {"status": "ok", "model": svc.name, "image_size": svc.reposer.size}
+        return {"status": "ok", "model": svc.name, "image_size": svc.reposer.size,
+                "needs_source_pose": svc.reposer.needs_source_pose}
 
     @app.get("/api/poses")
     def list_poses():

@@ -5,8 +5,11 @@ const JOINTS = ["nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder"
 const LIMBS = [[1, 2], [1, 5], [2, 3], [3, 4], [5, 6], [6, 7], [1, 8], [8, 9], [9, 10], [1, 11], [11, 12],
   [12, 13], [1, 0], [0, 14], [14, 16], [0, 15], [15, 17]];
 const $ = (id) => document.getElementById(id);
-const state = { file: null, img: null, w: 0, h: 0, source: null, target: null, hidden: new Array(18).fill(false),
-  drag: -1, gallery: [] };
+// source: the photo's own pose (detected, or placed by hand where detection fails); sourceKnown: it
+// was detected, loaded or edited, not only guessed; needsSource: the model warps the photo's own
+// pixels, so it cannot render without one (/api/health).
+const state = { file: null, img: null, w: 0, h: 0, source: null, sourceKnown: false, target: null,
+  hidden: new Array(18).fill(false), drag: null, gallery: [], needsSource: false };
 
 function status(text) { $("status").textContent = text; }
 
@@ -69,7 +72,15 @@ async function detect(file) {
 
 function fromShares(shares) { return shares.map((p) => (p ? [p[0] * state.w, p[1] * state.h] : null)); }
 
-function setTarget(kp) { state.target = kp.map((p) => (p ? [p[0], p[1]] : null)); state.hidden.fill(false); redraw(); }
+function copyPose(kp) { return kp.map((p) => (p ? [p[0], p[1]] : null)); }
+
+function setTarget(kp) { state.target = copyPose(kp); state.hidden.fill(false); redraw(); }
+
+function galleryPose() { return fromShares(state.gallery[Number($("gallery").value) || 0].keypoints); }
+
+function placeSource() {  // a starting skeleton for the user to drag onto the person
+  state.source = copyPose(fromShares(state.gallery[0].keypoints)); state.sourceKnown = false;
+}
 
 $("photo").onchange = async (ev) => {
   const file = ev.target.files[0]; if (!file) return;
@@ -81,10 +92,12 @@ $("photo").onchange = async (ev) => {
     try {
       const found = await detect(file);
       const any = found.keypoints.some((p) => p);
-      state.source = any ? found.keypoints : null;
-      status(any ? "Pose detected." : "No person detected: the target starts from the gallery.");
-    } catch (e) { state.source = null; status("Pose detection failed: " + e.message); }
-    setTarget(state.source || fromShares(state.gallery[Number($("gallery").value) || 0].keypoints));
+      if (any) { state.source = copyPose(found.keypoints); state.sourceKnown = true; } else placeSource();
+      status(any ? "Pose detected; drag a joint on the photo to correct it."
+        : state.needsSource ? "No person detected: drag the photo's skeleton onto the person (this model moves the photo's own pixels), then set the target."
+          : "No person detected: the target starts from the gallery.");
+    } catch (e) { placeSource(); status("Pose detection failed: " + e.message + "; drag the photo's skeleton onto the person."); }
+    setTarget(state.sourceKnown ? state.source : galleryPose());
   };
   img.src = URL.createObjectURL(file);
 };
@@ -100,48 +113,79 @@ $("posephoto").onchange = async (ev) => {
   } catch (e) { status("Pose detection failed: " + e.message); }
 };
 
+async function readKeypointFile(file) {  // -> 18 [x, y] or null, in the photo's pixels
+  let obj = JSON.parse(await file.text());
+  if (obj && obj.people) {  // OpenPose: people[0].pose_keypoints_2d, x y c triples (COCO-18)
+    const flat = obj.people.length ? obj.people[0].pose_keypoints_2d : [];
+    obj = JOINTS.map((_, i) => (flat[3 * i + 2] > 0 ? [flat[3 * i], flat[3 * i + 1]] : null));
+  } else if (obj && !Array.isArray(obj)) { obj = Object.values(obj)[0]; }  // what poseshift pose writes
+  if (!Array.isArray(obj) || obj.length !== 18) throw new Error("expected 18 [x, y] or null");
+  return copyPose(obj);
+}
+
 $("posefile").onchange = async (ev) => {
   const file = ev.target.files[0]; if (!file) return;
-  try {
-    let obj = JSON.parse(await file.text());
-    if (obj && obj.people) {  // OpenPose: people[0].pose_keypoints_2d, x y c triples (COCO-18)
-      const flat = obj.people.length ? obj.people[0].pose_keypoints_2d : [];
-      obj = JOINTS.map((_, i) => (flat[3 * i + 2] > 0 ? [flat[3 * i], flat[3 * i + 1]] : null));
-    } else if (obj && !Array.isArray(obj)) { obj = Object.values(obj)[0]; }  // what poseshift pose writes
-    if (!Array.isArray(obj) || obj.length !== 18) throw new Error("expected 18 [x, y] or null");
-    setTarget(obj);
-  } catch (e) { status("Keypoint file not read: " + e.message); }
+  try { setTarget(await readKeypointFile(file)); } catch (e) { status("Keypoint file not read: " + e.message); }
 };
+
+$("sourcefile").onchange = async (ev) => {
+  const file = ev.target.files[0]; if (!file || !state.img) return;
+  try { state.source = await readKeypointFile(file); state.sourceKnown = true; redraw(); status("The photo's pose read from " + file.name + "."); }
+  catch (e) { status("Keypoint file not read: " + e.message); }
+};
+
+// Both canvases are skeleton editors: "editor" moves the target's joints, "source" the photo's own.
+const EDITS = { editor: { pose: () => state.target, hidden: () => state.hidden },
+  source: { pose: () => state.source, hidden: () => null } };
 
 function jointAt(canvas, ev) {
   const r = canvas.getBoundingClientRect();
   const s = scaleOf(canvas) * (r.width / canvas.width);
   const x = (ev.clientX - r.left) / s, y = (ev.clientY - r.top) / s;
+  const hidden = EDITS[canvas.id].hidden();
   let best = -1, dist = 12 / s;
-  (state.target || []).forEach((p, i) => {
-    if (!p || state.hidden[i]) return;
+  (EDITS[canvas.id].pose() || []).forEach((p, i) => {
+    if (!p || (hidden && hidden[i])) return;
     const d = Math.hypot(p[0] - x, p[1] - y);
     if (d < dist) { best = i; dist = d; }
   });
   return { best, x, y };
 }
 
+for (const id of Object.keys(EDITS)) {
+  const canvas = $(id);
+  // On a joint: that joint moves, keeping its offset from the pointer (no jump when grabbed
+  // off-centre). Elsewhere: the whole skeleton moves (placing one on the person).
+  canvas.onmousedown = (ev) => {
+    const pose = EDITS[id].pose();
+    if (!pose) return;
+    const { best, x, y } = jointAt(canvas, ev);
+    state.drag = { id, joint: best, x, y, start: copyPose(pose) };
+  };
+  canvas.onmousemove = (ev) => {
+    const drag = state.drag;
+    if (!drag || drag.id !== id) return;
+    const { x, y } = jointAt(canvas, ev);
+    const pose = EDITS[id].pose();
+    const clamp = (p) => [Math.max(0, Math.min(state.w, p[0] + x - drag.x)), Math.max(0, Math.min(state.h, p[1] + y - drag.y))];
+    if (drag.joint >= 0) pose[drag.joint] = clamp(drag.start[drag.joint]);
+    else drag.start.forEach((p, i) => { pose[i] = p ? clamp(p) : null; });
+    if (id === "source") state.sourceKnown = true;
+    redraw();
+  };
+}
+window.onmouseup = () => { state.drag = null; };
 const editor = $("editor");
-editor.onmousedown = (ev) => { state.drag = jointAt(editor, ev).best; };
-editor.onmousemove = (ev) => {
-  if (state.drag < 0) return;
-  const { x, y } = jointAt(editor, ev);
-  state.target[state.drag] = [Math.max(0, Math.min(state.w, x)), Math.max(0, Math.min(state.h, y))];
-  redraw();
-};
-window.onmouseup = () => { state.drag = -1; };
 editor.ondblclick = (ev) => { const { best } = jointAt(editor, ev); if (best >= 0) { state.hidden[best] = true; redraw(); } };
+
+// The photo's pose goes with a request where it is known, or where the model cannot do without it.
+function sourceJSON() { return state.source && (state.sourceKnown || state.needsSource) ? JSON.stringify(state.source) : null; }
 
 function targetJSON() { return JSON.stringify(state.target.map((p, i) => (p && !state.hidden[i] ? p : null))); }
 
 $("render").onclick = async () => {
   const form = new FormData(); form.append("image", state.file); form.append("pose", targetJSON());
-  if (state.source) form.append("source_pose", JSON.stringify(state.source));
+  if (sourceJSON()) form.append("source_pose", sourceJSON());
   status("Rendering...");
   try {
     const url = URL.createObjectURL(await (await api("/api/transfer", form)).blob());
@@ -151,7 +195,7 @@ $("render").onclick = async () => {
 
 $("animate").onclick = async () => {
   const form = new FormData(); form.append("image", state.file); form.append("motion", $("motion").value);
-  if (state.source) form.append("source_pose", JSON.stringify(state.source));
+  if (sourceJSON()) form.append("source_pose", sourceJSON());
   status("Animating...");
   try {
     $("animation").src = URL.createObjectURL(await (await api("/api/animate", form)).blob()); $("animation").hidden = false;
@@ -159,7 +203,10 @@ $("animate").onclick = async () => {
   } catch (e) { status("Animation failed: " + e.message); }
 };
 
-fetch("/api/poses").then((r) => r.json()).then((poses) => {
+fetch("/api/health").then((r) => r.json()).then((info) => {
+  state.needsSource = !!info.needs_source_pose;
+  return fetch("/api/poses");
+}).then((r) => r.json()).then((poses) => {
   state.gallery = poses;
   poses.forEach((p, i) => { const o = document.createElement("option"); o.value = i; o.textContent = p.name; $("gallery").append(o); });
   redraw();
