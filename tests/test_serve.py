@@ -1,5 +1,6 @@
 """The HTTP API of poseshift serve, against a running server: each endpoint, each limit, and
 concurrent requests."""
+import importlib.util
 import io
 import json
 import struct
@@ -127,21 +128,35 @@ def test_uploads_are_never_written_outside_a_temporary_folder(url, tmp_path, mon
     assert not [n for n in after - before if n.startswith("poseshift-serve-")]
 
 
-def test_a_warping_model_without_a_source_pose_gets_a_4xx_not_a_500(tmp_path):
+def test_a_warping_model_without_a_source_pose_gets_a_4xx_not_a_500(tmp_path, monkeypatch):
     """model.g_arch=warp needs the photo's own pose: where it was neither sent nor detected, the
-    answer is a one-line 422 naming source_pose; with it, a PNG."""
+    answer is a one-line 4xx naming source_pose (501 where pose detection is not installed, 422
+    where it finds nobody); with it, a PNG."""
+    import poseshift.detect
     from poseshift.training import Trainer
     from tests.helpers import figures, micro_config
+
+    class NoDetector:
+        def __init__(self, *a, **k):
+            raise ImportError("pose detection needs mediapipe: pip install -e '.[pose]'")
 
     Trainer(micro_config("model.g_arch=warp"), figures(tmp_path), tmp_path / "run", progress=False,
             psi_pretrained=False).train(max_steps=1)
     with running_server(str(tmp_path / "run/checkpoints/last.safetensors")) as base:
         assert httpx.get(f"{base}/api/health").json()["needs_source_pose"] is True  # the page reads this
-        for endpoint, data in (("transfer", {"pose": json.dumps(_pose())}), ("animate", {"frames": "3"})):
-            r = httpx.post(f"{base}/api/{endpoint}", files={"image": ("a.png", _png(), "image/png")}, data=data,
-                           timeout=60)
-            assert r.status_code == 422 and r.json()["error"].startswith("source_pose:"), r.text
-            assert "\n" not in r.json()["error"]
+        requests = (("transfer", {"pose": json.dumps(_pose())}), ("animate", {"frames": "3"}))
+        with monkeypatch.context() as patch:  # before the real detector is ever loaded
+            patch.setattr(poseshift.detect, "PoseDetector", NoDetector)
+            for endpoint, data in requests:
+                r = httpx.post(f"{base}/api/{endpoint}", files={"image": ("a.png", _png(), "image/png")}, data=data,
+                               timeout=60)
+                assert r.status_code == 501 and r.json()["error"].startswith("source_pose:"), r.text
+        if importlib.util.find_spec("mediapipe"):
+            for endpoint, data in requests:  # a plain rectangle: nobody detected
+                r = httpx.post(f"{base}/api/{endpoint}", files={"image": ("a.png", _png(), "image/png")}, data=data,
+                               timeout=60)
+                assert r.status_code == 422 and r.json()["error"].startswith("source_pose:"), r.text
+                assert "\n" not in r.json()["error"]
         r = httpx.post(f"{base}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
                        data={"pose": json.dumps(_pose()), "source_pose": json.dumps(_pose())}, timeout=60)
         assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (40, 60)

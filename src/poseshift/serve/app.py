@@ -83,15 +83,15 @@ class Service:
             except ValueError:
                 return np.full((18, 2), np.nan, dtype=np.float32)  # nobody found: every joint missing
 
-    def _render(self, source: np.ndarray | None, fn, *args):
-        """``fn(*args)`` under the lock; a warping G whose source pose was neither sent nor
-        detected (or could not be, detection not installed) is the client's to fix: a 4xx."""
+    def _source(self, image: np.ndarray, source: np.ndarray | None) -> np.ndarray | None:
+        """The photo's own pose: as sent, else detected where the model needs one (a warping G);
+        a model that needs one and has none is the client's to fix: a 4xx naming source_pose."""
+        if source is not None or not self.reposer.needs_source_pose:
+            return source
         with self.lock:
             try:
-                return fn(*args)
-            except ValueError as err:
-                if source is not None:
-                    raise RequestError(422, str(err).splitlines()[0]) from None
+                return self.reposer.source_keypoints(image, None)
+            except ValueError as err:  # nobody detected
                 raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
                                         "send source_pose") from None
             except ImportError as err:
@@ -99,15 +99,19 @@ class Service:
                                         f"not installed ({err}): send source_pose") from None
 
     def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
-        return self._render(source, self.reposer.render_in_frame, image, pose, source)
+        source = self._source(image, source)
+        with self.lock:
+            return self.reposer.render_in_frame(image, pose, source)
 
     def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None) -> bytes:
         from poseshift.animate import render_sequence, write_animation
         from poseshift.motions import motion as make_motion
 
         h, w = image.shape[:2]
+        source = self._source(image, source)  # also places the motion on the person
         poses = make_motion(motion, frames, h, w, source)
-        rendered = self._render(source, render_sequence, self.reposer, image, poses, source)
+        with self.lock:
+            rendered = render_sequence(self.reposer, image, poses, source)
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
             path = write_animation(rendered, Path(tmp) / "animation.gif", fps=12)
             return path.read_bytes()

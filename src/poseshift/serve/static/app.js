@@ -76,33 +76,49 @@ function copyPose(kp) { return kp.map((p) => (p ? [p[0], p[1]] : null)); }
 
 function setTarget(kp) { state.target = copyPose(kp); state.hidden.fill(false); redraw(); }
 
-function galleryPose() { return fromShares(state.gallery[Number($("gallery").value) || 0].keypoints); }
+function galleryPose() {  // null while the gallery has not loaded
+  const entry = state.gallery[Number($("gallery").value) || 0];
+  return entry ? fromShares(entry.keypoints) : null;
+}
 
-function placeSource() {  // a starting skeleton for the user to drag onto the person
-  state.source = copyPose(fromShares(state.gallery[0].keypoints)); state.sourceKnown = false;
+function placeSource() {
+  // A starting skeleton for the user to drag onto the person: the gallery's first pose, its
+  // height the photo's and centred (the gallery is in shares of a square frame), not stretched.
+  const entry = state.gallery[0];
+  state.sourceKnown = false;
+  state.source = entry ? entry.keypoints.map((p) => (p ? [Math.max(0, Math.min(state.w, (p[0] - 0.5) * state.h + state.w / 2)),
+    p[1] * state.h] : null)) : null;
 }
 
 $("photo").onchange = async (ev) => {
   const file = ev.target.files[0]; if (!file) return;
-  state.file = file;
+  // The last photo's poses go with it: nothing of theirs may be sent with this one.
+  Object.assign(state, { file, source: null, sourceKnown: false, target: null, drag: null });
   const img = new Image();
   img.onload = async () => {
+    if (state.file !== file) return;  // a later upload replaced this one
     state.img = img; state.w = img.naturalWidth; state.h = img.naturalHeight;
+    redraw();
     status(`${state.w}x${state.h}: detecting the pose...`);
     try {
       const found = await detect(file);
+      if (state.file !== file) return;
       const any = found.keypoints.some((p) => p);
       if (any) { state.source = copyPose(found.keypoints); state.sourceKnown = true; } else placeSource();
       status(any ? "Pose detected; drag a joint on the photo to correct it."
         : state.needsSource ? "No person detected: drag the photo's skeleton onto the person (this model moves the photo's own pixels), then set the target."
           : "No person detected: the target starts from the gallery.");
-    } catch (e) { placeSource(); status("Pose detection failed: " + e.message + "; drag the photo's skeleton onto the person."); }
-    setTarget(state.sourceKnown ? state.source : galleryPose());
+    } catch (e) {
+      if (state.file !== file) return;
+      placeSource(); status("Pose detection failed: " + e.message + "; drag the photo's skeleton onto the person.");
+    }
+    const start = state.sourceKnown ? state.source : galleryPose();
+    if (start) setTarget(start); else { redraw(); status("The pose gallery did not load: take the target from a photo or a keypoint file."); }
   };
   img.src = URL.createObjectURL(file);
 };
 
-$("gallery").onchange = () => { if (state.img) setTarget(fromShares(state.gallery[Number($("gallery").value)].keypoints)); };
+$("gallery").onchange = () => { if (state.img && galleryPose()) setTarget(galleryPose()); };
 
 $("posephoto").onchange = async (ev) => {
   const file = ev.target.files[0]; if (!file || !state.img) return;
@@ -113,13 +129,22 @@ $("posephoto").onchange = async (ev) => {
   } catch (e) { status("Pose detection failed: " + e.message); }
 };
 
-async function readKeypointFile(file) {  // -> 18 [x, y] or null, in the photo's pixels
+async function readKeypointFile(file, photoName) {
+  // -> 18 [x, y] or null, in the photo's pixels. A file naming several photos (what poseshift
+  // pose writes for a folder) gives the entry named like the photo (x.jpg serves x.png).
   let obj = JSON.parse(await file.text());
   if (obj && obj.people) {  // OpenPose: people[0].pose_keypoints_2d, x y c triples (COCO-18)
     const flat = obj.people.length ? obj.people[0].pose_keypoints_2d : [];
     obj = JOINTS.map((_, i) => (flat[3 * i + 2] > 0 ? [flat[3 * i], flat[3 * i + 1]] : null));
-  } else if (obj && !Array.isArray(obj)) { obj = Object.values(obj)[0]; }  // what poseshift pose writes
+  } else if (obj && !Array.isArray(obj)) {  // what poseshift pose writes: {name: [...]}
+    const names = Object.keys(obj), stem = (n) => n.replace(/\.[^.]*$/, "");
+    const pick = names.length === 1 ? names[0] : names.find((n) => n === photoName)
+      || names.find((n) => photoName && stem(n) === stem(photoName));
+    if (!pick) throw new Error(`${names.length} entries and none named ${photoName || "like the photo"}`);
+    obj = obj[pick];
+  }
   if (!Array.isArray(obj) || obj.length !== 18) throw new Error("expected 18 [x, y] or null");
+  if (!obj.some((p) => p)) throw new Error("every joint is missing");
   return copyPose(obj);
 }
 
@@ -129,9 +154,12 @@ $("posefile").onchange = async (ev) => {
 };
 
 $("sourcefile").onchange = async (ev) => {
-  const file = ev.target.files[0]; if (!file || !state.img) return;
-  try { state.source = await readKeypointFile(file); state.sourceKnown = true; redraw(); status("The photo's pose read from " + file.name + "."); }
-  catch (e) { status("Keypoint file not read: " + e.message); }
+  const file = ev.target.files[0]; if (!file) return;
+  if (!state.img) { status("Upload the photo first, then its keypoint file."); return; }
+  try {
+    state.source = await readKeypointFile(file, state.file.name); state.sourceKnown = true; redraw();
+    status("The photo's pose read from " + file.name + ".");
+  } catch (e) { status("Keypoint file not read: " + e.message); }
 };
 
 // Both canvases are skeleton editors: "editor" moves the target's joints, "source" the photo's own.
@@ -167,9 +195,12 @@ for (const id of Object.keys(EDITS)) {
     if (!drag || drag.id !== id) return;
     const { x, y } = jointAt(canvas, ev);
     const pose = EDITS[id].pose();
-    const clamp = (p) => [Math.max(0, Math.min(state.w, p[0] + x - drag.x)), Math.max(0, Math.min(state.h, p[1] + y - drag.y))];
-    if (drag.joint >= 0) pose[drag.joint] = clamp(drag.start[drag.joint]);
-    else drag.start.forEach((p, i) => { pose[i] = p ? clamp(p) : null; });
+    // One shift for every moved joint, clamped so that none leaves the photo (the skeleton keeps its shape).
+    const moved = drag.joint >= 0 ? [drag.start[drag.joint]] : drag.start.filter((p) => p);
+    const xs = moved.map((p) => p[0]), ys = moved.map((p) => p[1]);
+    const dx = Math.max(-Math.min(...xs), Math.min(state.w - Math.max(...xs), x - drag.x));
+    const dy = Math.max(-Math.min(...ys), Math.min(state.h - Math.max(...ys), y - drag.y));
+    drag.start.forEach((p, i) => { if (p && (drag.joint < 0 || i === drag.joint)) pose[i] = [p[0] + dx, p[1] + dy]; });
     if (id === "source") state.sourceKnown = true;
     redraw();
   };
@@ -203,11 +234,11 @@ $("animate").onclick = async () => {
   } catch (e) { status("Animation failed: " + e.message); }
 };
 
-fetch("/api/health").then((r) => r.json()).then((info) => {
-  state.needsSource = !!info.needs_source_pose;
-  return fetch("/api/poses");
-}).then((r) => r.json()).then((poses) => {
+fetch("/api/health").then((r) => r.json()).then((info) => { state.needsSource = !!info.needs_source_pose; })
+  .catch(() => { state.needsSource = true; });  // unknown: send the photo's pose, which no model refuses
+
+fetch("/api/poses").then((r) => r.json()).then((poses) => {
   state.gallery = poses;
   poses.forEach((p, i) => { const o = document.createElement("option"); o.value = i; o.textContent = p.name; $("gallery").append(o); });
   redraw();
-});
+}).catch((e) => status("The pose gallery did not load: " + e.message));
