@@ -241,3 +241,24 @@ def test_missing_file_and_unknown_extension(tmp_path):
     p.write_text("[]")
     with pytest.raises(KeypointFormatError, match=r"pose\.txt: unknown keypoint file extension '\.txt'"):
         read_keypoints(p)
+
+
+def test_a_file_naming_each_photo_serves_it_by_name_or_stem(tmp_path):
+    """transfer --source-pose with a folder: an annotation CSV or poseshift pose JSON naming each
+    photo, read once; a row named x.jpg serves the photo x.png, in both formats."""
+    from poseshift.pose.keypoints_io import pick_row, read_keypoints, read_named_poses
+
+    a = np.stack([np.arange(18), np.arange(18) + 1], 1).astype(np.float32)
+    b = a + 5
+    write_annotations_csv(tmp_path / "many.csv", {"x.jpg": a, "y.jpg": b})
+    (tmp_path / "many.json").write_text(json.dumps({"x.jpg": a.tolist(), "y.jpg": b.tolist()}))
+    for f in ("many.csv", "many.json"):
+        rows = read_named_poses(tmp_path / f)
+        assert sorted(rows) == ["x.jpg", "y.jpg"]
+        assert np.allclose(pick_row(rows, "y.png", tmp_path / f), b)
+        assert np.allclose(read_keypoints(tmp_path / f, "y.png"), b)
+        with pytest.raises(KeypointFormatError, match=f"{f}: .*named 'z.png'"):
+            pick_row(rows, "z.png", tmp_path / f)
+    write_keypoints_json(tmp_path / "one.json", a)
+    with pytest.raises(KeypointFormatError, match="one.json: names no photos"):
+        read_named_poses(tmp_path / "one.json")

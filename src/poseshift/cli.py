@@ -82,19 +82,15 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             return 0
         from tqdm import tqdm
 
-        from poseshift.pose.keypoints_io import pick_row, read_annotations_csv
+        from poseshift.pose.keypoints_io import pick_row, read_named_poses
 
         paths = _image_paths([args.image])
-        rows = read_annotations_csv(source) if source and Path(source).suffix.lower() == ".csv" else None  # read once
+        # a folder's source poses: one file (annotations CSV or poseshift pose JSON) naming each
+        # photo, read once; without it they are detected where the generator needs them
+        rows = read_named_poses(source) if source else None
         for i in tqdm(range(0, len(paths), args.batch), desc="transfer", unit="batch", disable=args.quiet):
             chunk = paths[i:i + args.batch]
-            # a folder's source poses: one multi-row file (annotations CSV or poseshift pose JSON)
-            # naming each photo; without it they are detected where the generator needs them
-            sources = None
-            if rows is not None:
-                sources = [pick_row(rows, p.name, source) for p in chunk]
-            elif source:
-                sources = [reposer.keypoints(source, "source pose", p.name) for p in chunk]
+            sources = None if rows is None else [pick_row(rows, p.name, source) for p in chunk]
             renders = reposer.render_batch(chunk, [pose] * len(chunk), sources, args.frame)
             for path, render in zip(chunk, renders):
                 write_image(out / f"{path.stem}.png", render)

@@ -237,9 +237,7 @@ def _plain_from_obj(obj: list, path: Path | str) -> np.ndarray:
 def _named_from_obj(obj: dict, path: Path | str, name: str | None) -> np.ndarray:
     """What ``poseshift pose --out FILE.json`` writes: ``{image name: [18 x ([x, y] | null)]}``."""
     if name is not None:
-        if name not in obj:
-            raise _fail(path, f"no pose named {name!r} among {len(obj)}")
-        return _plain_from_obj(obj[name], path) if isinstance(obj[name], list) else _plain_from_obj([], path)
+        return _plain_from_obj(pick_row(obj, name, path, "pose"), path)
     if len(obj) != 1:
         raise _fail(path, f"holds {len(obj)} poses; name the one to use (--pose-name, e.g. {next(iter(obj))!r})")
     value = next(iter(obj.values()))
@@ -248,8 +246,13 @@ def _named_from_obj(obj: dict, path: Path | str, name: str | None) -> np.ndarray
     return _plain_from_obj(value, path)
 
 
+def _is_named(obj: Any) -> bool:
+    """Whether a JSON object is what ``poseshift pose`` writes: ``{image name: [...]}``."""
+    return isinstance(obj, dict) and "people" not in obj and bool(obj) and all(isinstance(v, list) for v in obj.values())
+
+
 def _keypoints_from_json(obj: Any, path: Path | str, name: str | None = None) -> np.ndarray:
-    if isinstance(obj, dict) and "people" not in obj and obj and all(isinstance(v, list) for v in obj.values()):
+    if _is_named(obj):
         return _named_from_obj(obj, path, name)
     if name is not None:
         raise ValueError(f"{path}: a pose name only applies to annotation CSVs and poseshift pose JSON")
@@ -299,15 +302,27 @@ def write_keypoints_json(path: Path | str, kp: Any) -> None:
 
 # ----------------------------------------------------------------------------- dispatch
 
-def pick_row(rows: Mapping[str, np.ndarray], name: str, path: Path | str) -> np.ndarray:
-    """The row called ``name`` of an annotation CSV's ``rows``, or the one row of the same stem
-    (a photo x.png named x.jpg in the CSV); KeypointFormatError naming ``path`` otherwise."""
+def pick_row(rows: Mapping[str, Any], name: str, path: Path | str, what: str = "row") -> Any:
+    """The entry called ``name`` of a file's named poses (an annotation CSV's rows, a poseshift
+    pose JSON's entries), or the one entry of the same stem (a photo x.png named x.jpg in the
+    file); KeypointFormatError naming ``path`` otherwise."""
     if name in rows:
         return rows[name]
     same_stem = [k for k in rows if Path(k).stem == Path(name).stem]
     if len(same_stem) == 1:
         return rows[same_stem[0]]
-    raise _fail(path, f"no row named {name!r} among {len(rows)} rows")
+    raise _fail(path, f"no {what} named {name!r} among {len(rows)} {what}s")
+
+
+def read_named_poses(path: Path | str) -> dict[str, np.ndarray]:
+    """Every pose of a file that names its photos: an annotation CSV, or what ``poseshift pose``
+    writes for a folder (``{name: [...]}``); KeypointFormatError naming ``path`` for any other."""
+    if Path(path).suffix.lower() == ".csv":
+        return read_annotations_csv(path)
+    obj = _load_json(path)
+    if not _is_named(obj):
+        raise _fail(path, "names no photos: expected an annotation CSV or poseshift pose JSON ({name: [...]})")
+    return {name: _plain_from_obj(value, path) for name, value in obj.items()}
 
 
 def read_keypoints(path: Path | str, name: str | None = None) -> np.ndarray:

@@ -86,11 +86,11 @@ class Service:
     def _source(self, image: np.ndarray, source: np.ndarray | None) -> np.ndarray | None:
         """The photo's own pose: as sent, else detected where the model needs one (a warping G);
         a model that needs one and has none is the client's to fix: a 4xx naming source_pose."""
-        if source is not None or not self.reposer.needs_source_pose:
+        if source is not None:
             return source
         with self.lock:
             try:
-                return self.reposer.source_keypoints(image, None)
+                return self.reposer.source_keypoints(image, None)  # None where the model needs none
             except ValueError as err:  # nobody detected
                 raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
                                         "send source_pose") from None
