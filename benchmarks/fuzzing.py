@@ -2,7 +2,9 @@
 through the command line's own entry point (``poseshift.cli.main``) in a worker process.
 
 Kinds: keypoint files (annotation CSV, OpenPose JSON, plain JSON), images, annotation CSVs,
-pairs CSVs, split CSVs, YAML configs, ``--set`` values and checkpoints. Each case is a command
+pairs CSVs, split CSVs, YAML configs, ``--set`` values and checkpoints; and (``fuzzing_extra.py``)
+numbers no pixel has in every keypoint format, and weights files of the wrong network for every
+weights option. Each case is a command
 line and the files it names, written into a fresh folder. Outcomes:
 
 * ``ok``: exit 0;  ``error``: exit 2 with exactly one line ``poseshift: error: ...``;
@@ -27,7 +29,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("keypoints", "image", "annotations", "pairs", "split", "yaml", "set", "checkpoint")
+KINDS = ("keypoints", "image", "annotations", "pairs", "split", "yaml", "set", "checkpoint", "numbers", "weights")
 MICRO = ["model.image_size=32", "model.g_channels=8", "model.g_blocks=1", "model.d_channels=8",
          "model.phi_channels=8", "model.phi_blocks=1", "train.batch_size=4", "train.log_every=1",
          "train.sample_every=100", "train.checkpoint_every=100", "train.workers=0"]
@@ -343,8 +345,26 @@ class Cases:
             argv[argv.index("--out") + 1] = str(run)
         return Case("checkpoint", what, argv, [ckpt.name, "checkpoint", *setting])
 
+    def numbers(self) -> Case:
+        return Case("numbers", *_extra().numbers_case(self))
+
+    def weights(self) -> Case:
+        return Case("weights", *_extra().weights_case(self))
+
     def make(self, kind: str) -> Case:
         return getattr(self, kind)()
+
+
+def _extra():
+    """benchmarks/fuzzing_extra.py, beside this file (imported by path: tests load this one so)."""
+    import importlib.util
+
+    if "fuzzing_extra" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("fuzzing_extra", Path(__file__).with_name("fuzzing_extra.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["fuzzing_extra"] = module
+    return sys.modules["fuzzing_extra"]
 
 
 # ----------------------------------------------------------------------------- running

@@ -5,6 +5,10 @@
     python benchmarks/speed.py --device cuda --sizes 256 --dtypes bf16 --batch 12 64 --compile off on
 
 FLOPs per sample are counted with ``torch.utils.flop_counter`` on one real training step.
+bf16 runs only where the device has fast bf16 (``poseshift.devices.bf16_is_fast``): elsewhere (an
+AVX2 CPU, where a bf16 matmul is hundreds of times slower) training and inference fall back to
+fp32, as ``train.bf16`` and ``--bf16`` do; the header says which dtype each row used and why, and
+the row's dtype reads ``fp32*``.
 The peak: on CPU it is measured in the same run (a large bf16 and fp32 matmul on all
 threads); on CUDA it is the dense bf16/fp32 peak of the GPU by name (``GPU_PEAKS``), or
 ``--peak-tflops``. A batch that does not fit is reported as OOM.
@@ -26,6 +30,7 @@ from pathlib import Path
 import torch
 
 from poseshift.config import load_config
+from poseshift.devices import bf16_is_fast
 from poseshift.figures import write_figures
 from poseshift.training import Trainer
 
@@ -97,6 +102,7 @@ def bench(size: int, dtype: str, device: str, batch: int, steps: int, warmup: in
         write_figures(data, people=max(2, batch), poses_per_person=2, size=size, seed=0)
     trainer = Trainer(cfg, data, tmp / f"run{size}{dtype}", progress=False, psi_pretrained=False)
     dev = trainer.device
+    used = "bf16" if trainer.stepper.bf16 else "fp32"  # the guard's choice (train.bf16 on a slow device: fp32)
     if flops is None:  # counted once per setting (compile changes the kernels, not the FLOPs)
         try:
             flops = step_flops(trainer)
@@ -115,7 +121,7 @@ def bench(size: int, dtype: str, device: str, batch: int, steps: int, warmup: in
     G = trainer.nets.G.eval()
     b = trainer.next_batch()
     x, maps = b.real[:1], b.maps_f[:1]
-    ctx = torch.autocast(device_type=dev.type, dtype=torch.bfloat16) if dtype == "bf16" else torch.no_grad()
+    ctx = torch.autocast(device_type=dev.type, dtype=torch.bfloat16) if used == "bf16" else torch.no_grad()
     with torch.no_grad(), ctx:
         for _ in range(max(1, warmup)):
             G(x, maps)
@@ -127,8 +133,9 @@ def bench(size: int, dtype: str, device: str, batch: int, steps: int, warmup: in
         _sync(dev)
     infer_ms = (time.perf_counter() - t0) / n * 1000
     mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
-    return {"size": size, "dtype": dtype, "batch": trainer.batch_size, "train_ips": train_ips, "infer_ms": infer_ms,
-            "gpu_gib": mem, "gflop": flops / 1e9, "tflops": train_ips * flops / 1e12}
+    return {"size": size, "dtype": used if used == dtype else f"{used}*", "batch": trainer.batch_size,
+            "train_ips": train_ips, "infer_ms": infer_ms, "gpu_gib": mem, "gflop": flops / 1e9,
+            "tflops": train_ips * flops / 1e12}
 
 
 def cpu_name() -> str:
@@ -157,9 +164,19 @@ def main() -> None:
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{cpu_name()}, {os.cpu_count()} cores"
     print(f"# poseshift speed: device={args.device} ({name}), torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}, {args.config} networks")
-    peaks = {d: peak_tflops(args.device, d, args.peak_tflops) for d in args.dtypes}
-    for d, (value, how) in peaks.items():
-        print(f"# peak {d}: {value:.3f} TFLOP/s ({how})")
+    fast, why = bf16_is_fast(args.device)
+    used = {d: d if d == "fp32" or fast else "fp32" for d in args.dtypes}
+    print(f"# dtype: {', '.join(f'{d} asked, {u} used' for d, u in used.items())}"
+          + (f"; bf16: {why}" if "bf16" in used else ""))
+    if not fast and "bf16" in used and not args.device.startswith("cuda"):  # the trap the guard avoids, in numbers
+        slow, quick = (matmul_peak(torch.device(args.device), t, n=1024, reps=2, warm_seconds=0.1) * 1e3
+                       for t in (torch.bfloat16, torch.float32))  # ~10 s: bf16 runs at ~1 GFLOP/s here
+        print(f"# 1024x1024 matmul here: bf16 {slow:.2f} GFLOP/s, fp32 {quick:.1f} GFLOP/s ({quick / slow:.0f}x); "
+              f"fp32* rows: bf16 was asked, fp32 used")
+    measured = {u: peak_tflops(args.device, u, args.peak_tflops) for u in dict.fromkeys(used.values())}
+    peaks = {d: measured[u] for d, u in used.items()}
+    for u, (value, how) in measured.items():
+        print(f"# peak {u}: {value:.3f} TFLOP/s ({how})")
     print(f"{'size':>5} {'dtype':>5} {'batch':>5} {'compile':>7} {'train img/s':>12} {'GFLOP/img':>10} "
           f"{'TFLOP/s':>8} {'of peak':>8} {'infer ms/img':>13} {'peak GiB':>9}")
     counted: dict[tuple[int, int], float] = {}

@@ -31,3 +31,15 @@ def _seed():
     np.random.seed(0)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Silhouettes and other caches go to a folder of this run, not the user's ~/.cache."""
+    old = os.environ.get("POSESHIFT_CACHE")
+    os.environ["POSESHIFT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("POSESHIFT_CACHE", None)
+    else:
+        os.environ["POSESHIFT_CACHE"] = old

@@ -132,3 +132,24 @@ def test_detect_real_photos(shared_data, tmp_path):
         assert (kp[ok] >= 0).all() and (kp[ok, 0] <= small.shape[1] - 1).all()
         assert det(image[..., 0]).shape == (18, 2)
         assert np.isnan(det(np.full((64, 64, 3), 255, np.uint8))).all()
+
+
+def test_mediapipe_native_log_lines_stay_hidden(capfd):
+    """MediaPipe's graphs log from worker threads once started (TensorFlow Lite's XNNPACK line,
+    inference_feedback_manager.cc): none of it reaches stderr, for pose or segmentation, even
+    well after the detector was made (poseshift pose on unreadable files, evaluate --quiet)."""
+    import time
+
+    pytest.importorskip("mediapipe")
+    from poseshift.detect import PoseDetector
+
+    capfd.readouterr()
+    with PoseDetector() as detector:
+        time.sleep(0.5)  # the graph's threads have opened every calculator by now
+        blank = np.full((48, 32, 3), 200, np.uint8)
+        assert np.isnan(detector(blank)).all()
+        assert detector.segment(blank).shape == (48, 32)
+        time.sleep(0.5)
+    err = capfd.readouterr().err
+    for noise in ("inference_feedback_manager", "XNNPACK", "absl", "W0000", "I0000"):
+        assert noise not in err, err

@@ -74,3 +74,28 @@ def test_refuses_to_overwrite(tmp_path):
     out.write_bytes(b"mine")
     export_onnx(SHIPPED, out, overwrite=True)
     assert out.stat().st_size > 1000 and json.loads((tmp_path / "g.json").read_text())["image_size"] == 64
+
+
+def test_export_infers_onnx_from_the_extension(tmp_path, capsys, monkeypatch):
+    """--out g.onnx without --format is an ONNX export (the export itself: test_shipped_generator)."""
+    import poseshift.onnx_export
+    from poseshift.cli import main
+
+    calls = []
+
+    def export(ckpt, out, overwrite=False):
+        calls.append(Path(out).name)
+        Path(out).write_bytes(b"onnx")
+        Path(out).with_suffix(".json").write_text("{}")
+        return Path(out)
+
+    monkeypatch.setattr(poseshift.onnx_export, "export_onnx", export)
+    monkeypatch.setattr(poseshift.onnx_export, "check_onnx", lambda ckpt, out: 0.0)
+    assert main(["export", "--checkpoint", "synthetic-64", "--out", str(tmp_path / "g.onnx")]) == 0
+    assert calls == ["g.onnx"] and sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "g.onnx"]
+    assert "onnxruntime" in capsys.readouterr().out
+    assert main(["export", "--checkpoint", "synthetic-64", "--out", str(tmp_path / "g.bin")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "g.bin" in err[0] and ".onnx" in err[0] and not (tmp_path / "g.bin").exists()
+    assert main(["export", "--checkpoint", "synthetic-64", "--out", str(tmp_path / "h.safetensors")]) == 0
+    assert calls == ["g.onnx"] and (tmp_path / "h.safetensors").stat().st_size > 1000  # safetensors by extension

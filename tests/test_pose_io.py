@@ -11,6 +11,7 @@ from poseshift.pose.keypoints_io import (
     KeypointFormatError,
     read_annotations_csv,
     read_keypoints,
+    read_named_poses,
     read_openpose_json,
     write_annotations_csv,
     write_keypoints,
@@ -262,3 +263,104 @@ def test_a_file_naming_each_photo_serves_it_by_name_or_stem(tmp_path):
     write_keypoints_json(tmp_path / "one.json", a)
     with pytest.raises(KeypointFormatError, match="one.json: names no photos"):
         read_named_poses(tmp_path / "one.json")
+
+
+# ----------------------------------------------------------------------------- numbers in every format
+
+# Each class of number as written in a file, and what reading joint 0's x gives: a float, or a
+# KeypointFormatError whose message holds the fragment. JSON strings/booleans differ from CSV words.
+_NUMBER_CLASSES = {
+    "huge": ("1" + "0" * 400, "not a pixel coordinate"),
+    "huge_negative": ("-1" + "0" * 400, "not a pixel coordinate"),
+    "longer_than_python_int_reads": ("9" * 5000, "not a pixel coordinate"),
+    "huge_float": ("1e400", "not a pixel coordinate"),
+    "beyond_max_coord": ("2000000", "not a pixel coordinate"),
+    "tiny": ("1e-320", 0.0),
+    "negative_zero": ("-0", 0.0),
+    "negative_zero_float": ("-0.0", 0.0),
+    "nan": ("NaN", "not a pixel coordinate"),
+    "infinity": ("Infinity", "not a pixel coordinate"),
+    "negative_infinity": ("-Infinity", "not a pixel coordinate"),
+    "word": ("abc", "not a number"),
+}
+_JSON_NON_NUMBERS = ['"12"', '"abc"', "true", "{}", "[1]"]
+
+
+def _keypoint_file(tmp_path, fmt: str, token: str):
+    """A file of ``fmt`` whose joint 0 has x written as ``token`` (verbatim), y = 7; the others (5, 7)."""
+    pairs = ", ".join([f"[{token}, 7]"] + ["[5, 7]"] * 17)
+    if fmt == "csv":
+        text = f"{CSV_HEADER}\np.jpg: [{', '.join(['7'] * 18)}]: [{', '.join([token] + ['5'] * 17)}]\n"
+    elif fmt == "plain":
+        text = f"[{pairs}]"
+    elif fmt == "named":
+        text = f'{{"p.jpg": [{pairs}]}}'
+    else:
+        n = 18 if fmt == "coco18" else 25
+        text = '{"people": [{"pose_keypoints_2d": [' + ", ".join([token, "7", "1"] + ["5, 7, 1"] * (n - 1)) + "]}]}"
+    p = tmp_path / f"{fmt}_pose.{'csv' if fmt == 'csv' else 'json'}"
+    p.write_text(text)
+    return p
+
+
+def _assert_one_line_error(path, fragment, fn=read_keypoints):
+    with pytest.raises(KeypointFormatError) as e:
+        fn(path)
+    msg = str(e.value)
+    assert msg.startswith(str(path)) and "\n" not in msg and len(msg) < 300, msg
+    assert fragment in msg, msg
+
+
+@pytest.mark.parametrize("fmt", ["csv", "plain", "named", "coco18", "body25"])
+@pytest.mark.parametrize("cls", sorted(_NUMBER_CLASSES))
+def test_every_class_of_number_in_every_format(tmp_path, fmt, cls):
+    """Huge (even past Python's 4300-digit int limit), tiny, -0, NaN, infinite and non-numeric values:
+    a clean parse or a one-line KeypointFormatError naming the file, never another exception."""
+    token, expected = _NUMBER_CLASSES[cls]
+    if cls == "word" and fmt != "csv":
+        token, expected = '"abc"', ("must be [x, y] or null" if fmt in ("plain", "named") else "not a number")
+    path = _keypoint_file(tmp_path, fmt, token)
+    if isinstance(expected, str):
+        _assert_one_line_error(path, expected)
+        if fmt == "named":
+            _assert_one_line_error(path, expected, read_named_poses)
+        return
+    kp = read_keypoints(path)
+    assert kp.dtype == np.float32 and kp.shape == (18, 2)
+    assert kp[0].tolist() == [expected, 7.0] and np.isfinite(kp).all()
+    assert (kp[1:] == [5.0, 7.0]).all()
+
+
+@pytest.mark.parametrize("fmt", ["plain", "named", "coco18", "body25"])
+@pytest.mark.parametrize("token", _JSON_NON_NUMBERS + ["null"])
+def test_json_non_numbers_are_one_line_errors(tmp_path, fmt, token):
+    path = _keypoint_file(tmp_path, fmt, token)
+    if fmt in ("plain", "named"):
+        _assert_one_line_error(path, "entry 0 must be [x, y] or null")
+    elif token == "null":   # an OpenPose null reads as a joint not there; detected (c = 1), it is an error
+        _assert_one_line_error(path, "detected joint whose coordinate is not a pixel coordinate")
+    else:
+        _assert_one_line_error(path, "people[0].pose_keypoints_2d value")
+
+
+@pytest.mark.parametrize("n", [18, 25])
+def test_openpose_undetected_joint_may_hold_any_number(tmp_path, n):
+    """c == 0 marks a joint not found whatever its x, y: a huge int there reads as missing, as 1e300
+    always did; a huge confidence is just a confident detection."""
+    big = "1" + "0" * 400
+    flat = [big, big, "0", "5", "7", big] + ["5, 7, 1"] * (n - 2)
+    p = tmp_path / "undetected.json"
+    p.write_text('{"people": [{"pose_keypoints_2d": [' + ", ".join(flat) + "]}]}")
+    kp = read_keypoints(p)
+    assert np.isnan(kp[0]).all() and kp[1].tolist() == [5.0, 7.0] and np.isfinite(kp[1:]).all()
+
+
+def test_parse_plain_keypoints_takes_python_ints_too_large_for_a_float():
+    """The serve path parses the JSON itself; a Python int with 400 digits is refused the same way."""
+    from poseshift.pose.keypoints_io import parse_plain_keypoints
+
+    obj = [[10 ** 400, 7]] + [[5, 7]] * 17
+    with pytest.raises(KeypointFormatError, match=r"^target_keypoints: entry 0 value inf is not a pixel"):
+        parse_plain_keypoints(obj, "target_keypoints")
+    obj[0] = [-0, 7]
+    assert parse_plain_keypoints(obj, "target_keypoints")[0].tolist() == [0.0, 7.0]

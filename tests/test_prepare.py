@@ -120,3 +120,19 @@ def test_prepare_dataset(shared_data, tmp_path):
     with pytest.raises(ValueError, match="input folder"):
         prepare_dataset(inp, inp, progress=False)
     assert _digest(inp) == before
+
+
+def test_prepare_prints_one_summary(tmp_path, capsys):
+    pytest.importorskip("mediapipe")
+    from PIL import Image
+
+    from poseshift.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.new("RGB", (40, 60), (90 * i, 120, 200)).save(photos / f"p{i}.png")
+    assert main(["prepare", "--images", str(photos), "--out", str(tmp_path / "out"), "--size", "32"]) == 0
+    captured = capsys.readouterr()
+    lines = [ln for ln in (captured.out + captured.err).splitlines() if "2 images" in ln or "/2 images" in ln]
+    assert lines == [f"wrote {tmp_path / 'out'}: kept 0 of 2 images; dropped 2 no person detected"], lines

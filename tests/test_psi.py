@@ -181,7 +181,8 @@ def test_vgg16_missing_key_is_named(tmp_path):
     del state["features.7.weight"]
     path = tmp_path / "vgg16-partial.pth"
     torch.save(state, path)
-    with pytest.raises(KeyError, match=r"features\.7\.weight"):
+    with pytest.raises(ValueError, match=r"model\.psi_weights=.*vgg16-partial\.pth: not torchvision's VGG16 .*"
+                                         r"1 of its 8 tensors missing, e\.g\. 'features\.7\.weight'"):
         build_psi("vgg16", weights=path)
 
 

@@ -1,5 +1,6 @@
 """Re-posing a photo: every pose source, the photo's own frame, packaged models by name,
 folders in one call, and a help text for every flag."""
+import json
 import subprocess
 import sys
 
@@ -166,3 +167,59 @@ def test_python_m_poseshift_help_and_every_flag_has_help():
                 assert action.help, f"{name} {action.option_strings or action.dest} has no help"
     assert "(default: tiny)" in subs.choices["train"].format_help()
     assert "(default: photo)" in subs.choices["transfer"].format_help()
+
+
+def test_a_read_only_array_of_a_pil_image_renders_without_a_warning():
+    import warnings
+
+    photo = np.asarray(Image.fromarray(np.full((60, 40, 3), 128, np.uint8)))  # read-only, as PIL gives it
+    assert not photo.flags.writeable
+    reposer = Reposer.from_checkpoint("synthetic-64")  # warps the photo itself, at its own size
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        square = reposer(photo, _pose(), _pose(1))
+        framed = reposer.render_batch([photo], [_pose()], [_pose(1)])[0]
+    assert square.shape == (64, 64, 3) and framed.shape == (60, 40, 3)
+    assert not [str(w.message) for w in caught if "writ" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_a_source_pose_file_naming_several_photos_gives_the_photos_own_entry(tmp_path, capsys):
+    """--source-pose all.json with one --image: the entry of the image's name (or stem), as for a
+    folder; animate takes --pose-name to name another entry."""
+    a = _photo(tmp_path / "s1.png", 60, 40)
+    own = {i: np.round(_pose(i)) for i in range(3)}  # whole pixels, as an annotation CSV holds them
+    write_keypoints_json(tmp_path / "target.json", _pose(5))
+    write_keypoints_json(tmp_path / "s1_only.json", own[1])
+    many = {f"s{i}.jpg": own[i] for i in range(3)}  # x.jpg names the photo x.png, as for folders
+    write_annotations_csv(tmp_path / "all.csv", many)
+    (tmp_path / "all.json").write_text(json.dumps({k: [[float(x), float(y)] if np.isfinite(x) else None
+                                                       for x, y in v] for k, v in many.items()}))
+
+    def transfer(source, out, image=a):
+        return main(["transfer", "--image", str(image), "--pose", str(tmp_path / "target.json"),
+                     "--source-pose", str(tmp_path / source), "--out", str(tmp_path / out)])
+
+    assert transfer("s1_only.json", "want.png") == 0
+    want = np.asarray(Image.open(tmp_path / "want.png"))
+    for source in ("all.csv", "all.json"):
+        assert transfer(source, f"{source}.png") == 0
+        assert np.array_equal(np.asarray(Image.open(tmp_path / f"{source}.png")), want), source
+    capsys.readouterr()
+    assert transfer("all.json", "none.png", image=_photo(tmp_path / "s9.png")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "all.json" in err[0] and "s9.png" in err[0] and "--pose-name" not in err[0]
+    assert not (tmp_path / "none.png").exists()
+
+    def animate(out, *extra):
+        return main(["animate", "--image", str(a), "--poses", "walk", "--frames", "2", "--source-pose",
+                     str(tmp_path / "all.json"), "--out", str(tmp_path / out), "--quiet", *extra])
+
+    write_keypoints_json(tmp_path / "s2_only.json", own[2])
+    assert animate("own.gif") == 0 and animate("named.gif", "--pose-name", "s2.jpg") == 0
+    assert main(["animate", "--image", str(a), "--poses", "walk", "--frames", "2", "--source-pose",
+                 str(tmp_path / "s2_only.json"), "--out", str(tmp_path / "s2.gif"), "--quiet"]) == 0
+    assert (tmp_path / "named.gif").read_bytes() == (tmp_path / "s2.gif").read_bytes()
+    assert (tmp_path / "own.gif").read_bytes() != (tmp_path / "s2.gif").read_bytes()
+    capsys.readouterr()
+    assert animate("bad.gif", "--pose-name", "nobody.png") == 2
+    assert "nobody.png" in capsys.readouterr().err and not (tmp_path / "bad.gif").exists()

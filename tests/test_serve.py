@@ -175,3 +175,57 @@ def test_the_papers_generator_needs_no_source_pose(tmp_path):
         r = httpx.post(f"{base}/api/transfer", files={"image": ("a.png", _png(), "image/png")},
                        data={"pose": json.dumps(_pose())}, timeout=60)
         assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (40, 60)
+
+
+def test_the_favicon_is_served(url):
+    r = httpx.get(f"{url}/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(r.content)).size == (32, 32)
+
+
+def test_each_request_is_logged_with_method_path_status_and_milliseconds(url, caplog):
+    import logging
+    import re
+
+    caplog.set_level(logging.INFO, logger="poseshift.serve")
+    httpx.get(f"{url}/api/health?x=1")
+    httpx.get(f"{url}/no-such-page")
+    httpx.post(f"{url}/api/transfer", files={"image": ("a.png", b"not an image", "image/png")},
+               data={"pose": json.dumps(_pose())})
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("poseshift.serve")]
+    for method, path, status in (("GET", "/api/health", 200), ("GET", "/no-such-page", 404),
+                                 ("POST", "/api/transfer", 415)):
+        assert any(re.fullmatch(rf"{method} {re.escape(path)} {status} \d+ ms", ln) for ln in lines), lines
+
+
+def test_poseshift_serve_logs_requests_to_stderr(tmp_path):
+    """The command itself: one line per request on its stderr."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as stderr:
+        server = subprocess.Popen([sys.executable, "-m", "poseshift", "serve", "--port", str(port), "--device", "cpu"],
+                                  stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    assert httpx.get(f"http://127.0.0.1:{port}/favicon.ico").status_code == 200
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, err.read_text()
+                    time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/nothing-here").status_code == 404
+        finally:
+            server.terminate()
+            server.wait(30)
+    text = err.read_text()
+    assert re.search(r"^poseshift: GET /favicon.ico 200 \d+ ms$", text, re.M), text
+    assert re.search(r"^poseshift: GET /nothing-here 404 \d+ ms$", text, re.M), text

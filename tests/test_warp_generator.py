@@ -184,16 +184,16 @@ def test_warp_region_keeps_the_correction_on_the_target_body_and_the_warp_elsewh
     region = target_region(tgt, S, S, 0.06)
     far = region[0, 0] == 0
     assert far.sum() > 500 and (region[0, 0] > 0.99).sum() > 300
-    assert torch.equal(out[0][:, far], warped[0][:, far])
+    assert torch.allclose(out[0][:, far], warped[0][:, far], atol=1e-3)  # atanh's clip at +-0.999
     assert (out - warped).abs()[0][:, region[0, 0] > 0.99].mean() > 0.05
     out.mean().backward()
     assert g.trunk.net[-1].weight.grad.abs().sum() > 0
     # the grown region is a dilation of the body's own: it holds it, and more
     assert (target_region(tgt, S, S, 0.0) <= region).all() and region.sum() > target_region(tgt, S, S, 0.0).sum()
-    # a left arm missing in the source (dropped from the warp) is still in the target's region
+    # a left arm missing in the source (taken from its mirror by the warp) is in the target's region
     src_no_arm = src.clone()
     src_no_arm[0, [6, 7]] = float("nan")
-    assert part_warp(img, src_no_arm, tgt).masks[0, PARTS.index("l_forearm")].max() == 0
+    assert part_warp(img, src_no_arm, tgt).masks[0, PARTS.index("l_forearm")].max() > 0.5
     elbow, wrist = tgt[0, 6], tgt[0, 7]
     mid = ((elbow + wrist) / 2).round().long()
     assert region[0, 0, mid[1], mid[0]] > 0.9

@@ -125,6 +125,14 @@ def _check_output(out: str | Path, fps: float, overwrite: bool) -> tuple[Path, f
     out = Path(out)
     if out.suffix.lower() not in ANIMATION_SUFFIXES:
         raise ValueError(f"{out}: unknown animation extension {out.suffix or '(none)'!r}; expected .gif or .mp4")
+    if out.suffix.lower() == ".mp4":
+        try:
+            import imageio.v3  # noqa: F401
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            from poseshift.extras import missing_extra
+
+            raise missing_extra("MP4 output", "video") from None
     try:
         fps = float(fps)
     except (TypeError, ValueError):

@@ -11,18 +11,13 @@ import os
 import sys
 from pathlib import Path
 
+from poseshift.cli_files import image_paths as _image_paths
+from poseshift.cli_files import new_output as _new_output
+from poseshift.cli_files import pose_for_photo
 
 # Errors about the user's input or machine, not our bugs: one line, exit 2.
 # POSESHIFT_DEBUG=1 shows the traceback instead.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, ImportError, KeyError)
-
-
-def _new_output(path: str, overwrite: bool) -> Path:
-    """An output file that must not replace the user's file unless asked."""
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -76,8 +71,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             return 0
         pose = reposer.keypoints(args.pose, "pose", args.pose_name) if args.pose_name else args.pose
         source = args.source_pose
-        if not folder:
-            write_image(out, reposer.render_batch([args.image], [pose], [source] if source else None, args.frame)[0])
+        if not folder:  # a file naming several photos: the entry of --image's name
+            source = pose_for_photo(source, args.image)
+            write_image(out, reposer.render_batch([args.image], [pose], None if source is None else [source],
+                                                  args.frame)[0])
             print(f"wrote {out}")
             return 0
         from tqdm import tqdm
@@ -107,7 +104,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
     try:  # animate() checks --out (suffix, --overwrite) before it renders anything
         out = animate(reposer, args.image, args.poses, args.out, fps=args.fps, frames=args.frames,
-                      source_pose=args.source_pose, overwrite=args.overwrite, progress=not args.quiet)
+                      source_pose=pose_for_photo(args.source_pose, args.image, args.pose_name),
+                      overwrite=args.overwrite, progress=not args.quiet)
     finally:
         reposer.close()
     print(f"wrote {out}")
@@ -118,7 +116,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
-        raise ImportError('poseshift serve needs the serve extra: pip install -e ".[serve]"') from None
+        from poseshift.extras import missing_extra
+
+        raise missing_extra("poseshift serve", "serve") from None
     from poseshift.serve import create_app
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -135,23 +135,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     print(describe_models())
     return 0
-
-
-def _image_paths(items: list[str]) -> list[Path]:
-    from poseshift.images import IMAGE_SUFFIXES
-
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such image or folder")
-    if not paths:
-        raise ValueError(f"no images in {' '.join(items)}")
-    return paths
 
 
 def cmd_pose(args: argparse.Namespace) -> int:
@@ -183,6 +166,9 @@ def cmd_pose(args: argparse.Namespace) -> int:
                     write_image(Path(args.masks) / f"{p.stem}.png", (mask[..., None] * 255).repeat(3, -1))
     for name, reason in failures.items():
         print(f"poseshift: skipped {name}: {reason}", file=sys.stderr)
+    if not found:  # nothing to write: not an empty file that reads as a success
+        skipped = "the image was" if len(paths) == 1 else f"all {len(paths)} images were"
+        raise ValueError(f"no pose found: {skipped} skipped; {out} not written")
     out = write_detections(out, found)
     print(f"wrote {out}: {len(found)} of {len(paths)} images ({len(failures)} skipped)")
     return 0
@@ -235,7 +221,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.copy_source:
             counts = copy_pairs(pairs, args.data, generated)
         elif args.warp_only:
-            counts = warp_pairs(pairs, args.data, generated)
+            from poseshift.silhouette import cache_for_data
+
+            counts = warp_pairs(pairs, args.data, generated, silhouettes=cache_for_data(args.data))
         else:
             reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
             try:
@@ -306,14 +294,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from poseshift.models import resolve_checkpoint
 
     out, ckpt = Path(args.out), resolve_checkpoint(args.checkpoint)
-    want = ".onnx" if args.format == "onnx" else ".safetensors"
-    if out.suffix != want:
-        raise ValueError(f"--out {out}: a {args.format} export is a {want} file (its JSON is written beside it)")
+    fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"--out {out}: name a .safetensors or .onnx file (or give --format)")
+    want = ".onnx" if fmt == "onnx" else ".safetensors"
+    if out.suffix.lower() != want:
+        raise ValueError(f"--out {out}: a {fmt} export is a {want} file (its JSON is written beside it)")
     if out.resolve() == ckpt.resolve():
         raise ValueError(f"--out {out} is the checkpoint being exported")
     _new_output(str(out), args.overwrite)
     _new_output(str(out.with_suffix(".json")), args.overwrite)
-    if args.format == "onnx":
+    if fmt == "onnx":
         from poseshift.onnx_export import check_onnx, export_onnx
 
         export_onnx(ckpt, out, overwrite=args.overwrite)

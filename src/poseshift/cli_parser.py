@@ -30,8 +30,18 @@ DEVICES = ["auto", "cpu", "cuda", "mps"]
 CHECKPOINT = "a checkpoint file, or a packaged model's name (see poseshift models)"
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Examples kept as written, and every flag's default shown."""
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and a flag's default shown once: not where its help already says
+    it, nor for a required option, a switch, or a flag whose default is nothing (None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("(default" in text or action.required or not action.option_strings
+                or default is None or default is False or default is argparse.SUPPRESS):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
 
 
 def _sub(sub, name: str, help: str, func: str):
@@ -64,15 +74,16 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
 
     r = _sub(sub, "transfer", "render a person in a new pose: one photo, a folder of photos, or a pairs CSV",
              commands["transfer"])
-    r.add_argument("--checkpoint", required=True, help=CHECKPOINT)
+    r.add_argument("--checkpoint", default="synthetic-64", help=CHECKPOINT)
     r.add_argument("--image", help="photo of the person (any size), or a folder of photos")
     r.add_argument("--pose", help="target pose: a second photo (its pose is detected), an annotation CSV, "
                                   "OpenPose JSON, a JSON list of 18 [x, y] or null, or what poseshift pose writes; "
                                   "keypoint files are in the pixel frame of --image")
-    r.add_argument("--pose-name", help="the row of a multi-row annotation CSV (or entry of a poseshift pose JSON)")
+    r.add_argument("--pose-name", help="the row of --pose, where it is a multi-row annotation CSV (or the entry "
+                                       "of a poseshift pose JSON)")
     r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
-                                          "(model.g_arch=warp); detected when absent. With a folder: an "
-                                          "annotations CSV or poseshift pose JSON naming each photo")
+                                          "(model.g_arch=warp); detected when absent. An annotations CSV or "
+                                          "poseshift pose JSON naming several photos gives each photo its own")
     r.add_argument("--pairs", help="instead of --image/--pose: render every from,to pair of this CSV from --data")
     r.add_argument("--data", help="with --pairs: the data folder holding the images and their keypoints")
     r.add_argument("--frame", choices=["photo", "model"], default="photo",
@@ -80,8 +91,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     r.add_argument("--batch", type=int, default=16, help="renders per pass of the generator (folders)")
     r.add_argument("--out", required=True, help="output PNG (a folder for a folder of photos or --pairs)")
     r.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
-    r.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast: faster on CPUs "
-                                                       "with bf16 units; renders differ by about 0.3 of 255 levels")
+    r.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast: faster on CPUs with bf16 "
+                                                       "units (elsewhere fp32, with a warning); renders differ by "
+                                                       "about 0.3 of 255 levels")
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -90,12 +102,16 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     an.add_argument("--image", required=True, help="photo of the person")
     an.add_argument("--poses", required=True, help="a built-in motion (turn, walk), a multi-row annotation CSV, "
                                                    "or a folder of OpenPose JSON frames")
-    an.add_argument("--source-pose", help="keypoints of --image (a warping generator; detected when absent)")
+    an.add_argument("--source-pose", help="keypoints of --image (a warping generator; detected when absent); "
+                                          "a file naming several photos gives the entry named like --image")
+    an.add_argument("--pose-name", help="the entry of --source-pose to use, where it names several photos "
+                                        "(an annotations CSV or poseshift pose JSON)")
     an.add_argument("--frames", type=int, default=48, help="frames of a built-in motion")
     an.add_argument("--fps", type=float, default=12.0, help="frames per second")
     an.add_argument("--out", required=True, help="OUT.gif or OUT.mp4")
     an.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
-    an.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast")
+    an.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast (fp32, with a warning, "
+                                                        "where the device has no fast bf16)")
     an.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     an.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -166,9 +182,10 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     ex = _sub(sub, "export", "write G for inference: a safetensors checkpoint (G_ema where the run kept one, and "
                              "the config) or an ONNX model", commands["export"])
     ex.add_argument("--checkpoint", required=True, help=CHECKPOINT)
-    ex.add_argument("--out", required=True, help="OUT.safetensors, or OUT.onnx with --format onnx")
-    ex.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
-                    help="onnx: G as an ONNX graph, its inputs described in OUT.json, checked with onnxruntime")
+    ex.add_argument("--out", required=True, help="OUT.safetensors, or OUT.onnx for an ONNX model")
+    ex.add_argument("--format", choices=["safetensors", "onnx"],
+                    help="onnx: G as an ONNX graph, its inputs described in OUT.json, checked with onnxruntime "
+                         "(default: from --out's extension)")
     ex.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     pl = _sub(sub, "plot", "plot a run's loss curves from log.jsonl", commands["plot"])

@@ -38,7 +38,10 @@ class ModelConfig:
     # G's architecture. "resnet": the paper's G (section 4.2), G(I | p_f). "warp" (not in the
     # paper): the same trunk given the source warped part by part into p_f (poseshift.warp)
     # beside I_po and p_f, answering a blend of that warp and its own pixels
-    # (nets/warp_generator.py); it also needs p_o. Eq. (8) trains either unchanged.
+    # (nets/warp_generator.py); it also needs p_o. "flow" (not in the paper): the same inputs,
+    # answering a correction of the warp's sampling field, of where the person is, and fill
+    # pixels (nets/flow_generator.py), so a photo is re-posed at its own resolution. Eq. (8)
+    # trains each unchanged.
     g_arch: str = "resnet"
     # G: CycleGAN's ResNet generator (Johnson et al.), section 4.2.
     g_channels: int = 64
@@ -136,7 +139,7 @@ class TrainConfig:
     flip: bool = True
     seed: int = 0
     device: str = "auto"
-    bf16: bool = False
+    bf16: bool = False  # autocast where bf16 is fast; fp32 with a warning elsewhere (devices.resolve_bf16)
     channels_last: bool = False
     # The input pipeline (not the paper's concern): DataLoader worker processes that decode,
     # fit and flip (0 = in the training process), and batches each worker prepares ahead.
@@ -198,7 +201,7 @@ _CHOICES = {
     ("loss", "pose_reduction"): ("mean", "sum"),
     ("model", "norm"): ("instance", "batch"),
     ("model", "g_upsample"): ("deconv", "resize"),
-    ("model", "g_arch"): ("resnet", "warp"),
+    ("model", "g_arch"): ("resnet", "warp", "flow"),
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0", "inception_fid"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "mode"): ("unsupervised", "supervised"),

@@ -1,7 +1,7 @@
 """Pose detection on real photographs: MediaPipe Pose (BlazePose, 33 landmarks) -> COCO-18.
 
 Only MediaPipe's legacy ``solutions.pose.Pose(static_image_mode=True, model_complexity=1)`` ships
-its model offline (DESIGN section 5); ``mediapipe==0.10.14`` is an optional dependency, imported
+its model offline (DESIGN section 5); ``mediapipe==0.10.14`` is a dependency of poseshift, imported
 when a :class:`PoseDetector` is made.
 
 Mapping (left/right are the person's own in both schemas): COCO-18 joint ``i`` is MediaPipe
@@ -121,10 +121,25 @@ def _import_mediapipe():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import mediapipe as mp
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("pose detection needs MediaPipe: pip install mediapipe==0.10.14 "
-                          f"({err})") from None
+    except ImportError:  # pragma: no cover - an install made with --no-deps
+        from poseshift.extras import missing_dependency
+
+        raise missing_dependency("pose detection", "mediapipe==0.10.14") from None
     return mp
+
+
+def open_solution(factory, **kwargs):
+    """A MediaPipe solution (pose, selfie segmentation, ...) made quietly and returned only once
+    its graph is idle: MediaPipe opens a graph's calculators in worker threads, which log
+    (TensorFlow Lite's XNNPACK line, ``inference_feedback_manager.cc``) after the constructor has
+    returned, past any :func:`quiet_native` around it; waiting keeps those lines inside it."""
+    with warnings.catch_warnings(), quiet_native():
+        warnings.simplefilter("ignore")
+        solution = factory(**kwargs)
+        graph = getattr(solution, "_graph", None)
+        if graph is not None:
+            graph.wait_until_idle()
+    return solution
 
 
 class PoseDetector:
@@ -146,10 +161,7 @@ class PoseDetector:
         self.retry_margin = retry_margin
         self.upscale_to = upscale_to
         self._mp = _import_mediapipe()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with quiet_native():
-                self._pose = self._mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
+        self._pose = open_solution(self._mp.solutions.pose.Pose, static_image_mode=True, model_complexity=1)
         self._seg = None
         self.passes = 0  # MediaPipe runs so far (for timing reports)
 
@@ -158,7 +170,8 @@ class PoseDetector:
         for attr in ("_pose", "_seg"):
             model = getattr(self, attr, None)
             if model is not None:
-                model.close()
+                with quiet_native():
+                    model.close()
                 setattr(self, attr, None)
 
     def __enter__(self) -> PoseDetector:
@@ -225,8 +238,7 @@ class PoseDetector:
         if self._seg is None:
             if self._pose is None:
                 raise RuntimeError("PoseDetector is closed")
-            with quiet_native():
-                self._seg = self._mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            self._seg = open_solution(self._mp.solutions.selfie_segmentation.SelfieSegmentation, model_selection=0)
         with warnings.catch_warnings(), quiet_native():
             warnings.simplefilter("ignore")
             res = self._seg.process(image)

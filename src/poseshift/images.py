@@ -104,8 +104,12 @@ def resolve_by_stem(folder: Path, name: str) -> Path | None:
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 [H,W,3] -> float [3,H,W] in [-1, 1] (the generator's tanh range)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    """uint8 [H,W,3] -> float [3,H,W] in [-1, 1] (the generator's tanh range). A read-only array
+    (``np.asarray`` of a PIL image) is copied: torch.from_numpy warns on those."""
+    arr = np.ascontiguousarray(image)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return torch.from_numpy(arr).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
 def to_uint8(tensor: torch.Tensor) -> np.ndarray:

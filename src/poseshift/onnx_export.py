@@ -26,15 +26,16 @@ from poseshift.pose.schema import JOINTS, NUM_JOINTS
 
 __all__ = ["export_onnx", "check_onnx"]
 
-INSTALL = "pip install onnx==1.17.0 onnxscript==0.7.2 onnxruntime==1.32.0"
 KP_NAMES = ("source_keypoints", "target_keypoints")
 
 
 def _require(*modules: str) -> list:
     try:
         return [importlib.import_module(m) for m in modules]
-    except ImportError as err:
-        raise ImportError(f"ONNX export needs {', '.join(modules)} ({err}); {INSTALL}") from None
+    except ImportError:
+        from poseshift.extras import missing_extra
+
+        raise missing_extra("ONNX export", "export") from None
 
 
 class OnnxGenerator(nn.Module):

@@ -1,4 +1,4 @@
-"""Loss curves from a run's ``log.jsonl`` as a PNG (needs matplotlib: pip install poseshift[plot])."""
+"""Loss curves from a run's ``log.jsonl`` as a PNG (needs matplotlib: the ``plot`` extra)."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,9 @@ def plot_losses(log_path: str | Path, out_png: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'poseshift[plot]'") from None
+        from poseshift.extras import missing_extra
+
+        raise missing_extra("plotting", "plot") from None
     rows = read_log(log_path)
     if not rows:
         raise ValueError(f"{log_path}: the log is empty")
@@ -40,7 +42,8 @@ def plot_losses(log_path: str | Path, out_png: str | Path) -> Path:
                 ax.plot(steps, values, label=key)
         ax.set_yscale("log")
         ax.set_xlabel("step")
-        ax.legend(fontsize=8)
+        if ax.lines:  # a panel none of whose terms the run used stays empty, without a warning
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(str(Path(log_path).parent.name), fontsize=9)
     fig.tight_layout()

@@ -16,7 +16,6 @@ The inputs are never modified; a non-empty ``out_dir`` is refused unless ``overw
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,8 +143,4 @@ def prepare_dataset(images_dir: str | Path, out_dir: str | Path, size: int | Seq
         "detector": "mediapipe pose (poseshift.detect.PoseDetector)",
     }
     (out_dir / "prepare.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
-    if progress:
-        why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "none"
-        print(f"prepared {len(kept)}/{len(paths)} images into {out_dir}; dropped {len(dropped)} ({why})",
-              file=sys.stderr)
-    return stats
+    return stats  # the summary is the caller's to print (poseshift prepare prints one line)

@@ -32,7 +32,7 @@ from poseshift.frames import fit_to_frame, plan_fit
 from poseshift.images import IMAGE_SUFFIXES, read_image, to_tensor, to_uint8
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
-from poseshift.devices import select_device
+from poseshift.devices import resolve_bf16, select_device
 
 ImageLike = str | Path | np.ndarray
 PoseLike = str | Path | np.ndarray
@@ -43,7 +43,7 @@ class Reposer:
 
     def __init__(self, generator: torch.nn.Module, config: Config, device: torch.device,
                  full_resolution: bool = True, bf16: bool = False):
-        self.G = _Autocast(generator.eval().to(device), device, bf16)
+        self.G = _Autocast(generator.eval().to(device), device, resolve_bf16(bf16, device, "--bf16"))
         # A warping G's render in the photo's own frame: its blend weight and pixels upsampled,
         # the warp redone on the full-resolution photo (False: the model-frame render, resized).
         self.full_resolution = full_resolution
@@ -53,6 +53,8 @@ class Reposer:
         self.sigma = sigma_pixels(self.size, config.pose.sigma_frac)
         self.needs_source_pose = bool(getattr(generator, "needs_source_pose", False))
         self._detector = None
+        self._silhouettes = None
+        self._scene_memo = None
 
     def detect(self, image: np.ndarray, what: str) -> np.ndarray:
         """The pose of the person in ``image`` (its pixel frame), detected."""
@@ -130,22 +132,21 @@ class Reposer:
         """Like ``__call__`` but the render is put back into ``image``'s own size and frame
         (the letterbox undone), as evaluation against ground truth needs."""
         x, maps, kp_o, kp_f, fit = self.prepare(image, pose, source_pose)
-        if not (self.full_resolution and hasattr(self.G, "blend")):
+        if not (self.full_resolution and self.needs_source_pose):
             return fit.unfit(to_uint8(self.G(x, maps, kp_o, kp_f)[0]))
-        from poseshift.nets.warp_generator import correct
-        from poseshift.warp import warp_only
+        from poseshift.nets.warp_generator import Photo
 
-        alpha, r, _ = self.G.blend(x, maps, kp_o, kp_f)
         arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
-        bx, by, bw, bh = fit.box
+        sil, scene = self.scene(arr)
+        S, mode, dev = self.size, self.config.data.fit, self.device
+        sil_m = fit_to_frame(np.repeat(np.round(sil * 255).astype(np.uint8)[..., None], 3, 2), S, S, mode, 0)[0]
+        sil_m = torch.from_numpy(sil_m[..., 0].astype(np.float32) / 255)[None, None].to(dev)
+        scene_m = to_tensor(fit_to_frame(scene, S, S, mode, self.config.data.pad_value)[0])[None].to(dev)
         h, w = arr.shape[:2]
-        up = torch.nn.functional.interpolate(torch.cat([alpha, r], 1)[:, :, by:by + bh, bx:bx + bw], size=(h, w),
-                                             mode="bilinear", align_corners=False)
-        src_kp = fit.invert(kp_o[0].cpu().numpy())
-        full = to_tensor(arr)[None].to(self.device)
-        warped = warp_only(full, torch.from_numpy(src_kp)[None].to(self.device),
-                           torch.from_numpy(self.keypoints(pose, "pose", frame_of=(h, w)))[None].to(self.device))
-        return to_uint8(correct(warped, up[:, :1], up[:, 1:])[0])
+        photo = Photo(to_tensor(arr)[None].to(dev), torch.from_numpy(fit.invert(kp_o[0].cpu().numpy()))[None].to(dev),
+                      torch.from_numpy(fit.invert(kp_f[0].cpu().numpy()))[None].to(dev),
+                      torch.from_numpy(sil)[None, None].to(dev), to_tensor(scene)[None].to(dev), fit.box, S)
+        return to_uint8(self.G.render_photo(x, maps, kp_o, kp_f, sil_m, scene_m, photo)[0])
 
     @torch.no_grad()
     def render_batch(self, images: list[ImageLike], poses: list[PoseLike], source_poses: list | None = None,
@@ -160,7 +161,7 @@ class Reposer:
             return []
         arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
         sources = source_poses or [None] * len(images)
-        if frame == "photo" and self.full_resolution and hasattr(self.G, "blend"):  # per photo, at its size
+        if frame == "photo" and self.full_resolution and self.needs_source_pose:  # per photo, at its size
             return [self.render_in_frame(a, p, s) for a, p, s in zip(arrays, poses, sources)]
         parts = [self.prepare(a, p, s) for a, p, s in zip(arrays, poses, sources)]
         x = torch.cat([q[0] for q in parts])
@@ -180,7 +181,26 @@ class Reposer:
         return self.G(images.to(dev), maps.to(dev), None if kp_src is None else kp_src.to(dev),
                       None if kp_tgt is None else kp_tgt.to(dev))
 
+    def scene(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The photo's person mask (float32 [H, W], poseshift.silhouette, cached by content) and
+        its scene with the person inpainted (uint8 [H, W, 3]), at the photo's own resolution."""
+        from poseshift.silhouette import SilhouetteCache, pixel_key
+        from poseshift.warp import inpaint_background
+
+        key = pixel_key(image)
+        if self._scene_memo is not None and self._scene_memo[0] == key:  # the same photo again (animate)
+            return self._scene_memo[1], self._scene_memo[2]
+        if self._silhouettes is None:
+            self._silhouettes = SilhouetteCache()
+        sil = self._silhouettes(image)
+        scene = inpaint_background(image, sil)
+        self._scene_memo = (key, sil, scene)
+        return sil, scene
+
     def close(self) -> None:
+        if self._silhouettes is not None:
+            self._silhouettes.close()
+            self._silhouettes = None
         if self._detector is not None:
             self._detector.close()
             self._detector = None
@@ -214,15 +234,23 @@ def _keypoints(pose: PoseLike, what: str) -> np.ndarray:
     return kp
 
 
-def warp_in_frame(image: np.ndarray, source_pose: np.ndarray, pose: np.ndarray) -> np.ndarray:
+def warp_in_frame(image: np.ndarray, source_pose: np.ndarray, pose: np.ndarray,
+                  silhouette: np.ndarray | None = None) -> np.ndarray:
     """The "warp only" baseline at the photo's own resolution: uint8 [H, W, 3] warped part by
-    part from ``source_pose`` into ``pose`` (both in its pixel frame) over its border colour."""
-    from poseshift.warp import warp_only
+    part from ``source_pose`` into ``pose`` (both in its pixel frame). ``silhouette`` [H, W] in
+    [0, 1]: the person's mask (poseshift.silhouette), which decides what travels with each part
+    and what is inpainted behind them; without it the mask is drawn from the pose."""
+    from poseshift.warp import inpaint_background, warp_only
 
-    x = to_tensor(np.asarray(image, dtype=np.uint8))[None]
+    image = np.asarray(image, dtype=np.uint8)
+    x = to_tensor(image)[None]
     kp_o = torch.from_numpy(np.asarray(source_pose, dtype=np.float32))[None]
     kp_f = torch.from_numpy(np.asarray(pose, dtype=np.float32))[None]
-    return to_uint8(warp_only(x, kp_o, kp_f)[0])
+    sil = bg = None
+    if silhouette is not None:
+        sil = torch.from_numpy(np.asarray(silhouette, dtype=np.float32))[None, None]
+        bg = to_tensor(inpaint_background(image, silhouette))[None]
+    return to_uint8(warp_only(x, kp_o, kp_f, sil, bg)[0])
 
 
 def _pair_renders(pairs, data_dir, out_dir, progress, render) -> dict[str, int]:
@@ -258,11 +286,14 @@ def copy_pairs(pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str 
 
 
 def warp_pairs(pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
-               progress: bool = False) -> dict[str, int]:
+               progress: bool = False, silhouettes=None) -> dict[str, int]:
     """The "warp only" baseline (poseshift.warp, untrained) in the same layout, at the photos'
-    own resolution; a pair whose source has no keypoints gets its source image back."""
+    own resolution; a pair whose source has no keypoints gets its source image back.
+    ``silhouettes``: a poseshift.silhouette.SilhouetteCache (None: masks drawn from the poses)."""
     def render(image, pose, source_pose):
-        return image if source_pose is None else warp_in_frame(image, source_pose, pose)
+        if source_pose is None:
+            return image
+        return warp_in_frame(image, source_pose, pose, None if silhouettes is None else silhouettes(image))
 
     return _pair_renders(pairs, data_dir, out_dir, progress, render)
 

@@ -78,8 +78,8 @@ class TorchvisionInception:
         self.device = device
         try:
             self.net = load_inception_v3(self.weights, device)
-        except (FileNotFoundError, ValueError) as err:
-            raise MetricSkipped(str(err)) from None
+        except (FileNotFoundError, ValueError) as err:  # the one line names the file; say which option
+            raise MetricSkipped(f"--inception-weights {err}") from None
 
     @torch.inference_mode()
     def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:

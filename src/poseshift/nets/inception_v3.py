@@ -158,22 +158,11 @@ class InceptionV3Features(nn.Module):
 def load_inception_v3(path: str | Path, device: str | torch.device = "cpu") -> InceptionV3Features:
     """The features network with torchvision's weights file ``path`` (a state dict in torchvision's
     key names; ``AuxLogits.*`` and ``fc.*`` ignored). ValueError naming the file when it is not one."""
-    from poseshift.nets.psi import load_state_dict_file
+    from poseshift.nets.psi import load_state_dict_file, load_weights
 
     state = load_state_dict_file(path)  # FileNotFoundError / ValueError naming the file
     state = {k.removeprefix("module."): v for k, v in state.items()
              if not k.removeprefix("module.").startswith(("AuxLogits.", "fc."))}
     net = InceptionV3Features()
-    want = net.state_dict()
-    missing = sorted(set(want) - set(state))
-    extra = sorted(set(state) - set(want))
-    if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise ValueError(f"{path}: not torchvision's Inception-v3 ({len(missing)} tensors missing, "
-                         f"{len(extra)} unexpected, e.g. {what})")
-    bad = [k for k, v in want.items() if tuple(state[k].shape) != tuple(v.shape)]
-    if bad:
-        raise ValueError(f"{path}: {bad[0]} has shape {tuple(state[bad[0]].shape)}, "
-                         f"torchvision's Inception-v3 has {tuple(want[bad[0]].shape)}")
-    net.load_state_dict(state)
+    load_weights(net, state, str(path), "torchvision's Inception-v3")  # one ValueError line on a mismatch
     return net.eval().to(device)

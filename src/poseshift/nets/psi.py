@@ -33,7 +33,7 @@ identity loss meaningless).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +73,40 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
     return state
+
+
+def _key(name: str) -> str:
+    return repr(name[:60])  # key names come from the file: any length, any characters
+
+
+def load_weights(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, expected: str,
+                 strict: bool = True) -> None:
+    """Load ``state`` into ``module``, or one ValueError line ``{source}: not {expected} (...)``
+    summarising the tensors missing, unexpected and of another shape: what a weights file of
+    another network gives, instead of ``load_state_dict``'s many-line RuntimeError.
+    ``strict=False`` ignores the file's keys the module lacks (a classifier's head, say)."""
+    want = module.state_dict()
+    missing = [k for k in want if k not in state]
+    extra = [k for k in state if k not in want] if strict else []
+    shaped = [k for k in want if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} of its {len(want)} tensors missing, e.g. {_key(missing[0])}")
+    if extra:
+        problems.append(f"{len(extra)} unexpected, e.g. {_key(extra[0])}")
+    if shaped:
+        k = shaped[0]
+        problems.append(f"{len(shaped)} of another shape, e.g. {_key(k)} {tuple(state[k].shape)} "
+                        f"instead of {tuple(want[k].shape)}")
+    bad_type = [k for k in want if k in state and want[k].is_floating_point() and state[k].is_complex()]
+    if bad_type:
+        problems.append(f"{_key(bad_type[0])} is complex")
+    if problems:
+        raise ValueError(f"{source}: not {expected} ({'; '.join(problems)})".replace("\n", " "))
+    try:
+        module.load_state_dict({k: state[k] for k in want}, strict=True)
+    except RuntimeError as err:  # what the checks above did not foresee, still one line
+        raise ValueError(f"{source}: does not fit {expected} ({str(err).strip().splitlines()[0][:200]})") from None
 
 
 def vgg16_search_paths() -> list[Path]:
@@ -121,19 +155,9 @@ class VGG16Features(nn.Module):
 
 def _load_vgg16(body: VGG16Features, weights: str | os.PathLike | None) -> None:
     path = resolve_vgg16_weights(weights)
-    state = load_state_dict_file(path)
-    own = body.state_dict()
-    missing = [k for k in own if k not in state]
-    if missing:
-        raise KeyError(f"VGG16 weights {path} lack the keys {missing} (torchvision names expected)")
-    bad = [
-        f"{k}: {tuple(state[k].shape)} != {tuple(v.shape)}"
-        for k, v in own.items()
-        if state[k].shape != v.shape
-    ]
-    if bad:
-        raise ValueError(f"VGG16 weights {path} have wrong shapes: {bad}")
-    body.load_state_dict({k: state[k] for k in own}, strict=True)
+    # classifier.* and the convolutions past the cut are not needed: strict=False
+    load_weights(body, load_state_dict_file(path), str(path), "torchvision's VGG16 (features.N.weight/bias)",
+                 strict=False)
 
 
 def _build_vgg16(layer: str, weights, pretrained: bool) -> nn.Module:
@@ -147,7 +171,8 @@ def _build_efficientnet_lite0(layer: str, weights, pretrained: bool) -> nn.Modul
     model = effnet.EfficientNetLite0()
     if pretrained:
         if weights:  # an explicit lukemelas-format file instead of the package's
-            model.load_state_dict(load_state_dict_file(weights), strict=True)
+            load_weights(model, load_state_dict_file(weights), str(weights),
+                         "an EfficientNet-Lite0 state dict (lukemelas' key names)")
         else:
             effnet.load_pretrained_efficientnet_lite0(model)
     return effnet.EfficientNetLite0Trunk(model, layer)
@@ -222,9 +247,12 @@ class Psi(nn.Module):
         try:
             self.body = spec.build(layer, weights, pretrained)
         except (FileNotFoundError, ValueError, KeyError) as err:
-            if not weights or "psi_weights" in str(err):
+            if not weights or "--set model.psi_weights=" in str(err):  # a message that names the setting
                 raise
-            raise type(err)(f"model.psi_weights={str(weights)[:200]}: {str(err).strip(chr(39))}") from None
+            msg = str(err).strip(chr(39))
+            for named in (str(weights), str(Path(weights).expanduser())):  # the file is named once
+                msg = msg.removeprefix(f"{named}: ")
+            raise type(err)(f"model.psi_weights={str(weights)[:200]}: {msg}") from None
         # Normalisation of [0, 1] RGB; not saved in checkpoints (a pure function of the backbone).
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)

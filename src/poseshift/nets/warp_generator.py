@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from poseshift.nets.resnet import ResnetTrunk
-from poseshift.warp import NUM_PARTS, part_warp, target_region
+from poseshift.warp import NUM_PARTS, part_warp, target_region, warp_only
 
 # atanh is taken of the warp clipped to +-CLIP (white, 1.0, would be infinite).
 CLIP = 0.999
@@ -66,14 +66,50 @@ class WarpGenerator(nn.Module):
         alpha, r, warped = self.blend(image, maps, kp_src, kp_tgt)
         return correct(warped, alpha, r)
 
-    def blend(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor
+    def blend(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
+              silhouette: torch.Tensor | None = None, background: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> alpha [B,1,H,W], the correction's logit r [B,3,H,W] and the warped source [B,3,H,W],
-        so that inference can redo the warp on the full-resolution photo and correct it there."""
-        warp = part_warp(image, kp_src, kp_tgt)
+        so that inference can redo the warp on the full-resolution photo and correct it there.
+        ``silhouette`` and ``background``: the source's person mask and scene (poseshift.warp),
+        drawn from the pose and filled in when not given."""
+        warp = part_warp(image, kp_src, kp_tgt, silhouette, background)
         x = torch.cat([image, maps.to(image.dtype), warp.warped, warp.masks], dim=1)
         out = self.trunk(x)
         r = out[:, :3]
         if self.region > 0:  # outside the grown target body, r = 0: the answer is the warp itself
             r = r * target_region(kp_tgt, image.shape[2], image.shape[3], self.region).to(r.dtype)
         return torch.sigmoid(out[:, 3:4]), r, warp.warped
+
+    def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
+        """The render at the photo's own resolution: alpha and r from the model's frame, cropped to
+        the photo's box and upsampled; the warp redone on the full-resolution photo."""
+        alpha, r, _ = self.blend(x, maps, kp_src, kp_tgt, silhouette, background)
+        up = photo.upsample(torch.cat([alpha, r], 1))
+        warped = warp_only(photo.image, photo.kp_src, photo.kp_tgt, photo.silhouette, photo.background)
+        return correct(warped, up[:, :1], up[:, 1:])
+
+
+class Photo:
+    """A source photo at its own resolution for a warping generator's ``render_photo``: image
+    [1,3,H,W] in [-1,1], both poses [1,18,2] in its pixels, its person mask [1,1,H,W] and scene
+    [1,3,H,W], and ``box`` (x, y, w, h), where it sits in the model's S x S frame."""
+
+    def __init__(self, image, kp_src, kp_tgt, silhouette, background, box, size: int):
+        self.image, self.kp_src, self.kp_tgt = image, kp_src, kp_tgt
+        self.silhouette, self.background, self.box, self.size = silhouette, background, box, size
+
+    def upsample(self, maps: torch.Tensor) -> torch.Tensor:
+        """[1,C,S,S] in the model's frame -> [1,C,H,W] over the photo (its box, bilinear)."""
+        bx, by, bw, bh = self.box
+        return torch.nn.functional.interpolate(maps[:, :, by:by + bh, bx:bx + bw], size=self.image.shape[2:],
+                                               mode="bilinear", align_corners=False)
+
+    def displacement(self, d: torch.Tensor) -> torch.Tensor:
+        """A sampling-field shift [1,2,S,S] in the model frame's [-1, 1] units -> [1,2,H,W] in the
+        photo's: the same shift in pixels of the person."""
+        h, w = self.image.shape[2:]
+        _, _, bw, bh = self.box
+        sx = (self.size - 1) / max(w - 1, 1) * w / max(bw, 1)
+        sy = (self.size - 1) / max(h - 1, 1) * h / max(bh, 1)
+        return self.upsample(d) * torch.tensor([sx, sy], device=d.device, dtype=d.dtype)[None, :, None, None]

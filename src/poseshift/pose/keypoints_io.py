@@ -62,6 +62,35 @@ def _fail(path: Path | str, what: str) -> KeypointFormatError:
     return KeypointFormatError(f"{path}: {what}".replace("\n", " "))
 
 
+def _number(value: Any, path: Path | str, where: str, *, text: bool = False) -> float:
+    """The one place a keypoint file's values become numbers: a CSV cell (``text=True``) or a value
+    parsed from JSON. An integer too large for a float becomes +-inf, as the text ``1e400`` does, so
+    the range checks of the callers (``MAX_COORD``) treat both alike; a string in JSON, a boolean or
+    anything else that is not a number is a one-line KeypointFormatError."""
+    if text and isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise _fail(path, f"{where} {value.strip()[:20]!r} is not a number") from None
+    if isinstance(value, str):
+        raise _fail(path, f"{where} {value[:20]!r} is a string, not a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(path, f"{where} of type {type(value).__name__} is not a number")
+    try:
+        return float(value)
+    except OverflowError:  # an int with hundreds of digits
+        return math.inf if value > 0 else -math.inf
+
+
+def _coord(value: Any, path: Path | str, where: str, *, text: bool = False) -> float:
+    """A pixel coordinate: a number (see :func:`_number`), finite and within ``MAX_COORD``."""
+    v = _number(value, path, where, text=text)
+    if not math.isfinite(v) or abs(v) > MAX_COORD:
+        shown = repr(value.strip()[:20]) if isinstance(value, str) else f"{v:g}"
+        raise _fail(path, f"{where} {shown} is not a pixel coordinate (finite, within {MAX_COORD:g})")
+    return v
+
+
 def _read_text(path: Path | str) -> str:
     p = Path(path)
     if not p.is_file():
@@ -87,16 +116,7 @@ def _parse_int_list(text: str, path: Path | str, where: str, axis: str) -> list[
         raise _fail(path, f"{where}: expected a [...] list of {axis} values, got {text[:40]!r}")
     body = text[1:-1].strip()
     items = [t.strip() for t in body.split(",")] if body else []
-    values: list[float] = []
-    for t in items:
-        try:
-            v = float(t)
-        except ValueError:
-            raise _fail(path, f"{where}: {axis} value {t!r} is not a number") from None
-        if not math.isfinite(v) or abs(v) > MAX_COORD:
-            raise _fail(path, f"{where}: {axis} value {t[:20]!r} is not a pixel coordinate (finite, within "
-                              f"{MAX_COORD:g})")
-        values.append(v)
+    values = [_coord(t, path, f"{where}: {axis} value", text=True) for t in items]
     if len(values) != NUM_JOINTS:
         raise _fail(path, f"{where}: expected {NUM_JOINTS} {axis} values, got {len(values)}")
     return values
@@ -168,7 +188,9 @@ def write_annotations_csv(path: Path | str, mapping: Mapping[str, Any]) -> None:
 def _load_json(path: Path | str) -> Any:
     text = _read_text(path)
     try:
-        return json.loads(text)
+        # Every JSON integer goes through _number: no int() on hundreds of digits (Python refuses
+        # over 4300), and one far too large for a float is +-inf, as 1e400 is.
+        return json.loads(text, parse_int=lambda t: _number(t, path, "integer", text=True))
     except json.JSONDecodeError as e:
         raise _fail(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
@@ -188,11 +210,10 @@ def _openpose_from_obj(obj: dict, path: Path | str) -> np.ndarray:
     flat = person.get("pose_keypoints_2d", person.get("pose_keypoints"))
     if not isinstance(flat, list):
         raise _fail(path, "people[0] has no 'pose_keypoints_2d' list")
-    try:
-        arr = np.asarray(flat, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _fail(path, "people[0].pose_keypoints_2d holds non-numbers") from None
-    if arr.ndim != 1 or arr.size % 3:
+    where = "people[0].pose_keypoints_2d value"
+    # null (some exporters' missing joint) reads as NaN: a joint that is not there.
+    arr = np.array([np.nan if v is None else _number(v, path, where) for v in flat], dtype=np.float64)
+    if arr.size % 3:
         raise _fail(path, f"people[0].pose_keypoints_2d must be a flat [x, y, c]*N list, got {arr.size} values")
     n = arr.size // 3
     triples = arr.reshape(n, 3)
@@ -201,9 +222,12 @@ def _openpose_from_obj(obj: dict, path: Path | str) -> np.ndarray:
     elif n != NUM_JOINTS:
         raise _fail(path, f"people[0].pose_keypoints_2d has {n} joints; expected 18 (COCO-18) or 25 (BODY_25)")
     with np.errstate(invalid="ignore"):
-        present = np.isfinite(triples).all(axis=1) & (triples[:, 2] > 0) & (np.abs(triples[:, :2]) <= MAX_COORD).all(1)
-    if (np.isfinite(triples[:, :2]).all(1) & ~(np.abs(triples[:, :2]) <= MAX_COORD).all(1) & (triples[:, 2] > 0)).any():
-        raise _fail(path, f"people[0].pose_keypoints_2d holds a coordinate beyond {MAX_COORD:g} pixels")
+        detected = triples[:, 2] > 0  # c == 0 (or NaN): a joint not found, whatever its x, y
+        in_range = (np.abs(triples[:, :2]) <= MAX_COORD).all(1)  # False for NaN and +-inf too
+    if (detected & ~in_range).any():
+        raise _fail(path, f"people[0].pose_keypoints_2d holds a detected joint whose coordinate is not a pixel "
+                          f"coordinate (finite, within {MAX_COORD:g})")
+    present = detected & in_range
     kp = np.where(present[:, None], triples[:, :2], np.nan).astype(np.float32)
     kp[~present] = np.nan
     return kp
@@ -227,10 +251,7 @@ def _plain_from_obj(obj: list, path: Path | str) -> np.ndarray:
         if (not isinstance(item, list) or len(item) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)):
             raise _fail(path, f"entry {i} must be [x, y] or null, got {json.dumps(item)[:40]}")
-        if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in item):
-            raise _fail(path, f"entry {i} is not a pixel coordinate (finite, within {MAX_COORD:g}): "
-                              f"{json.dumps(item)[:40]}")
-        kp[i] = item
+        kp[i] = [_coord(v, path, f"entry {i} value") for v in item]
     return kp
 
 

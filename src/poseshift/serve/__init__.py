@@ -16,6 +16,10 @@ API (every error is a 4xx with ``{"error": "..."}``, one line):
 * ``GET /api/poses``: the gallery, ``[{"name", "keypoints"}]`` with coordinates as shares of
   the width and height (0..1), to be scaled to a photo
 
+``GET /favicon.ico`` answers the page's icon (a PNG drawn in code). Each request is logged in one
+line (method, path, status, milliseconds) on the ``poseshift.serve.app`` logger: on stderr under
+``poseshift serve``.
+
 The model runs one request at a time under a lock (measured in benchmarks/serve_load.py).
 """
 from __future__ import annotations

@@ -3,13 +3,18 @@
 No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations
 (``UploadFile``, imported lazily inside :func:`create_app`) as objects."""
 
+import functools
 import io
 import json
+import logging
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)  # one line per request; poseshift serve shows them on stderr
 
 MAX_BYTES = 10 * 1024 * 1024  # an upload over 10 MB is refused
 MAX_PIXELS = 25_000_000  # and one over 25 megapixels
@@ -132,6 +137,23 @@ def gallery(size: int = 1000) -> list[dict]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def favicon_png() -> bytes:
+    """The page's icon, drawn here: a 32x32 PNG of a stick figure in the header's colours."""
+    from PIL import Image, ImageDraw
+
+    icon = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
+    draw.rounded_rectangle((0, 0, 31, 31), radius=6, fill=(45, 58, 74, 255))
+    white = (255, 255, 255, 255)
+    draw.ellipse((12, 3, 19, 10), fill=white)  # head
+    for line in (((16, 10), (16, 19)), ((8, 16), (16, 12), (24, 8)), ((16, 19), (10, 28)), ((16, 19), (23, 27))):
+        draw.line(line, fill=white, width=3, joint="curve")
+    out = io.BytesIO()
+    icon.save(out, format="PNG")
+    return out.getvalue()
+
+
 def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: Service | None = None):
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
@@ -166,6 +188,17 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
                                 status_code=413)
         return await call_next(request)
 
+    @app.middleware("http")  # added last, so outermost: it also times and logs refused requests
+    async def _log(request: Request, call_next):
+        start, status = time.perf_counter(), 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            log.info("%s %s %d %.0f ms", request.method, request.url.path, status,
+                     (time.perf_counter() - start) * 1000)
+
     async def _read(upload: UploadFile, field: str) -> np.ndarray:
         data = await upload.read(MAX_BYTES + 1)
         return decode_image(data, field)
@@ -173,6 +206,10 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
     @app.get("/")
     def index():
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(favicon_png(), media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/api/health")
     def health():

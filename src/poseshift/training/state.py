@@ -81,7 +81,10 @@ def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None, over
                              f"a new run there, or choose another --out")
         if resume:
             log.warning("%s: no checkpoint to resume from; starting a new run", path)
-    start = Checkpoint(init) if init is not None and ckpt is None else None
+    try:
+        start = Checkpoint(init) if init is not None and ckpt is None else None
+    except CheckpointError as err:  # another network's file, or no checkpoint at all: say which option
+        raise CheckpointError(f"--init {err}") from None
     if start is not None:
         if start.config.model != cfg.model:  # fine-tuning: the networks must be the checkpoint's
             log.warning("--init %s: using its model settings, not the given config's", init)
@@ -93,11 +96,14 @@ def initialise_from(ckpt: Checkpoint, nets: Networks, G_ema: torch.nn.Module | N
     """A new run (step 0, fresh optimisers) whose networks start from another run's weights: G
     from its averaged G where it holds one, D and Phi where it holds them (an export holds G only;
     the others then start from scratch)."""
-    ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", nets.G)
     fresh = [name for name in ("D", "Phi") if not ckpt.module_state(name)]
-    for name in ("D", "Phi"):
-        if name not in fresh:
-            ckpt.load_module(name, getattr(nets, name))
+    try:
+        ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", nets.G)
+        for name in ("D", "Phi"):
+            if name not in fresh:
+                ckpt.load_module(name, getattr(nets, name))
+    except CheckpointError as err:  # tensors that do not fit the networks its own config describes
+        raise CheckpointError(f"--init {err}") from None
     if G_ema is not None:
         G_ema.load_state_dict(nets.G.state_dict())
     log.info("initialised from %s%s", ckpt.path, f" ({' and '.join(fresh)} from scratch)" if fresh else "")

@@ -17,6 +17,7 @@ from dataclasses import replace
 import torch
 
 from poseshift.config import Config
+from poseshift.devices import resolve_bf16
 from poseshift.nets import Networks
 from poseshift.objective import Batch, discriminator_loss, generator_terms, pose_regressor_loss
 from poseshift.pool import ImagePool
@@ -56,9 +57,11 @@ class Stepper:
                  opt: dict[str, torch.optim.Optimizer], pool: ImagePool, device: torch.device):
         self.cfg, self.nets, self.ddp, self.opt, self.pool, self.device = cfg, nets, ddp, opt, pool, device
         self.base_lr = {"G": cfg.train.lr_g, "D": cfg.train.lr_d, "Phi": cfg.train.lr_phi}
+        # fp32, with a warning, where bf16 has no fast units (an AVX2 CPU: hundreds of times slower)
+        self.bf16 = resolve_bf16(cfg.train.bf16, device, "train.bf16=true")
 
     def autocast(self):
-        if not self.cfg.train.bf16:
+        if not self.bf16:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 

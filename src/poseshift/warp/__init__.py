@@ -1,0 +1,173 @@
+"""A pose-guided warp: the source's own pixels moved body part by body part (not in the paper).
+
+Siarohin et al. (CVPR 2018, "Deformable GANs") move each body part of the source by its own
+transform, fitted from the part's joints in the source pose p_o and the target pose p_f. This
+package does that for ten parts (torso, head, upper arm, forearm, thigh and shin on each side)
+and composites them in the target's layout:
+
+- **Geometry** (:mod:`.geometry`). A body unit that survives a side view (the larger of the
+  shoulder width and a share of the neck-to-hip length). Limbs map along their bone by the length
+  ratio and across it by the body's scale ratio; the torso maps along its spine, keeping a
+  plausible width when seen from the side; the head by a similarity. A limb the source lacks or
+  hides (far shorter than its mirror) is taken from its mirror limb, as Deformable GAN does.
+- **Parts from the silhouette** (:mod:`.masks`). Every pixel of the source's person mask goes with
+  its nearest parts, in the manner of skinning, so hair, loose garments and skirts travel with
+  the part beside them instead of being cut at a capsule's edge. Without a mask, one is drawn
+  from the pose.
+- **Occlusion**: parts are painted back to front in an order decided per sample from the target's
+  facing direction (:func:`.geometry.depth_order`).
+- **Background** (:mod:`.background`): the source's own, the person removed and the hole filled.
+
+Everything is batched tensors on the input's device: one ``grid_sample`` call for all parts of all
+samples; the only Python loops run over the ten parts. Keypoints are ``[B, 18, 2]`` (x, y) pixels
+of the image frame with NaN for missing joints (:mod:`poseshift.pose.heatmaps`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from poseshift.pose.schema import NUM_JOINTS
+from poseshift.warp.background import border_colour, fill_background, inpaint_background
+from poseshift.warp.geometry import (L_HIP, L_SH, NUM_PARTS, PARTS, R_HIP, R_SH, body_unit, depth_order,
+                                     part_transforms, present, with_virtual_hips)
+from poseshift.warp.masks import part_shares, pixel_grid, pose_silhouette, signed_distances
+
+__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "part_warp", "warp_only", "border_colour", "fill_background",
+           "inpaint_background", "target_region", "pose_mask", "compose"]
+
+
+@dataclass
+class WarpResult:
+    """warped [B,3,H,W]: the parts composited over the background; masks [B,P,H,W] in [0,1]
+    (each part's carried mask in the target, before painting); union [B,1,H,W]: where any part
+    landed (the target's silhouette); field
+    [B,H,W,2]: where each target pixel samples the source (grid_sample's coordinates); background
+    [B,3,H,W]: the source's scene without the person. ``warped`` = compose(image, field, union,
+    background)."""
+
+    warped: torch.Tensor
+    masks: torch.Tensor
+    union: torch.Tensor
+    field: torch.Tensor
+    background: torch.Tensor
+
+
+def compose(image: torch.Tensor, field: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The source sampled along ``field`` [B,H,W,2] (grid_sample's [-1, 1] coordinates) where the
+    person is (``cover`` [B,1,H,W]), the background elsewhere: the warp's answer, and the learned
+    generator's at any resolution."""
+    sampled = F.grid_sample(image, field, mode="bilinear", padding_mode="border", align_corners=True)
+    return cover * sampled + (1 - cover) * background
+
+
+def _check(image, kp_src, kp_tgt, silhouette, background):
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"part_warp expects an image [B, 3, H, W], got {list(image.shape)}")
+    b, _, h, w = image.shape
+    for name, kp in (("kp_src", kp_src), ("kp_tgt", kp_tgt)):
+        if kp.shape != (b, NUM_JOINTS, 2):
+            raise ValueError(f"part_warp expects {name} [{b}, {NUM_JOINTS}, 2], got {list(kp.shape)}")
+    if silhouette is not None and silhouette.shape != (b, 1, h, w):
+        raise ValueError(f"part_warp expects a silhouette [{b}, 1, {h}, {w}], got {list(silhouette.shape)}")
+    if background is not None and background.shape != image.shape:
+        raise ValueError(f"part_warp expects a background {list(image.shape)}, got {list(background.shape)}")
+
+
+def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
+              silhouette: torch.Tensor | None = None, background: torch.Tensor | None = None) -> WarpResult:
+    """Warp ``image`` [B,3,H,W] (pose ``kp_src`` [B,18,2]) part by part into pose ``kp_tgt``.
+
+    ``silhouette`` [B,1,H,W] in [0,1]: the source's person mask (drawn from the pose when None).
+    ``background`` [B,3,H,W]: the source's scene without the person (filled from the image around
+    the silhouette when None). Both poses are in ``image``'s pixel frame, NaN for a missing joint.
+    Differentiable in ``image`` (the transforms come from keypoints and carry no gradient)."""
+    _check(image, kp_src, kp_tgt, silhouette, background)
+    b, _, h, w = image.shape
+    dev, size = image.device, max(h, w)
+    kp_s, kp_t = kp_src.to(dev, torch.float32), kp_tgt.to(dev, torch.float32)
+    ok_s, ok_t = present(kp_s), present(kp_t)
+    kp_s, kp_t = with_virtual_hips(kp_s, ok_s, size), with_virtual_hips(kp_t, ok_t, size)
+    ok_s, ok_t = _with_hips(ok_s), _with_hips(ok_t)
+    mat, shift, valid, src_part = part_transforms(kp_s, kp_t, ok_s, ok_t, size)
+
+    px = pixel_grid(h, w, dev)                                                 # [N, 2]
+    unit_s = body_unit(kp_s, size)
+    sd = signed_distances(kp_s, ok_s, unit_s, px)                              # [B,P,N]
+    sil = pose_silhouette(sd, unit_s) if silhouette is None else silhouette.to(dev, torch.float32).reshape(b, -1)
+    shares = part_shares(sd, unit_s)                                           # source [B,P,N]
+    shares = shares.gather(1, src_part[..., None].expand(-1, -1, shares.shape[-1]))  # hidden limb: its mirror's
+
+    src = torch.einsum("bprc,nc->bpnr", mat, px) + shift[:, :, None]            # [B,P,N,2]
+    norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=dev)
+    grid = (src * norm - 1).reshape(b * NUM_PARTS, h, w, 2)
+    stack = torch.cat([shares.reshape(b * NUM_PARTS, 1, h, w), sil.reshape(b, 1, h, w).repeat_interleave(NUM_PARTS, 0)], 1)
+    sampled = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    sampled = sampled.reshape(b, NUM_PARTS, 2, h, w)
+    share, carried = sampled[:, :, 0] * valid[..., None, None].float(), sampled[:, :, 1]
+    # A part hides what is behind it where it brings the person's pixels (half-opaque already hides).
+    masks = share * (2 * carried).clamp(max=1)
+
+    if background is None:
+        background = fill_background(image.float(), sil.reshape(b, 1, h, w))
+    # Painted front to back: each part shows where no part in front of it hides it. One sampling
+    # field: each pixel samples the source where the part that shows most puts it; how much of
+    # the person is there is the silhouette the showing parts carry.
+    order = depth_order(kp_t, body_unit(kp_t, size)).argsort(1, descending=True)
+    rows = torch.arange(b, device=dev)
+    through = torch.ones(b, 1, h, w, device=dev)
+    person = torch.zeros(b, 1, h, w, device=dev)
+    field = (px * norm - 1).reshape(1, h, w, 2).expand(b, h, w, 2)   # the identity where no part lands
+    best = torch.zeros(b, 1, h, w, device=dev)
+    grid = grid.reshape(b, NUM_PARTS, h, w, 2)
+    for i in range(NUM_PARTS):
+        k = order[:, i]
+        mk = masks[rows, k][:, None]
+        shows = mk * through
+        person = person + shows * carried[rows, k][:, None]
+        field = torch.where((shows > best)[:, 0, ..., None], grid[rows, k], field)
+        best = torch.maximum(best, shows)
+        through = through * (1 - mk)
+    # The carried silhouette of the parts that show, as a mean over them (so a soft edge stays as
+    # soft as the photo's; the floor keeps a faint part's few pixels from being blown up).
+    reach = share.amax(1, keepdim=True)
+    union = person / torch.maximum(1 - through, 0.5 * reach).clamp_min(1e-6) * reach
+    background = background.to(dev, torch.float32)
+    out = compose(image.float(), field, union, background)
+    return WarpResult(out.to(image.dtype), masks.to(image.dtype), union.to(image.dtype), field, background)
+
+
+def _with_hips(ok: torch.Tensor) -> torch.Tensor:
+    """Presence with a virtual hip counted as present where both shoulders are."""
+    ok = ok.clone()
+    ok[:, [R_HIP, L_HIP]] |= (ok[:, R_SH] & ok[:, L_SH])[:, None]
+    return ok
+
+
+def warp_only(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
+              silhouette: torch.Tensor | None = None, background: torch.Tensor | None = None) -> torch.Tensor:
+    """The untrained floor of every table: the source warped part by part into the target pose
+    over its own background. [B,3,H,W] -> [B,3,H,W]."""
+    return part_warp(image, kp_src, kp_tgt, silhouette, background).warped
+
+
+def pose_mask(kp: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """[B,18,2] pose -> [B,1,H,W] in [0,1]: the person's silhouette drawn from the pose alone."""
+    kp = kp.to(torch.float32)
+    ok = present(kp)
+    kp = with_virtual_hips(kp, ok, max(h, w))
+    ok = _with_hips(ok)
+    unit = body_unit(kp, max(h, w))
+    sd = signed_distances(kp, ok, unit, pixel_grid(h, w, kp.device))
+    return pose_silhouette(sd, unit).reshape(-1, 1, h, w)
+
+
+def target_region(kp_tgt: torch.Tensor, h: int, w: int, grow: float = 0.0) -> torch.Tensor:
+    """[B,18,2] target pose -> [B,1,H,W] in [0,1]: where the person stands in the target pose,
+    grown by ``grow`` x max(H, W) pixels. Used by ``model.warp_region``."""
+    region = pose_mask(kp_tgt, h, w)
+    region = ((region - 0.01) / 0.99).clamp_min(0)  # the sigmoid edges' far tails are exactly 0
+    k = int(round(grow * max(h, w)))
+    return F.max_pool2d(region, 2 * k + 1, stride=1, padding=k) if k > 0 else region

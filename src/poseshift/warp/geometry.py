@@ -1,0 +1,190 @@
+"""The warp's geometry from two poses: a view-independent body unit, virtual hips, each part's
+transform from the target's layout back into the source (what ``grid_sample`` needs), the mirror
+limb for a limb the source hides, and the painting order of the parts.
+
+Keypoints are ``[B, 18, 2]`` (x, y) pixels with NaN for a missing joint (poseshift.pose.heatmaps).
+Every function here is batched tensors on the input's device, with loops only over the parts.
+"""
+from __future__ import annotations
+
+import torch
+
+NOSE, NECK, R_SH, R_EL, R_WR, L_SH, L_EL, L_WR, R_HIP, R_KN, R_AN, L_HIP, L_KN, L_AN = range(14)
+R_EYE, L_EYE, R_EAR, L_EAR = range(14, 18)
+FACE = (NOSE, R_EYE, L_EYE, R_EAR, L_EAR)
+
+# (name, joints, radius in body units, mirror part's index in LIMB_PARTS, arm?)
+LIMB_PARTS = (
+    ("r_thigh", (R_HIP, R_KN), 0.20, 2, False), ("r_shin", (R_KN, R_AN), 0.15, 3, False),
+    ("l_thigh", (L_HIP, L_KN), 0.20, 0, False), ("l_shin", (L_KN, L_AN), 0.15, 1, False),
+    ("r_upper_arm", (R_SH, R_EL), 0.14, 6, True), ("r_forearm", (R_EL, R_WR), 0.12, 7, True),
+    ("l_upper_arm", (L_SH, L_EL), 0.14, 4, True), ("l_forearm", (L_EL, L_WR), 0.12, 5, True),
+)
+PARTS: tuple[str, ...] = ("torso", *(p[0] for p in LIMB_PARTS), "head")
+NUM_PARTS = len(PARTS)
+HEAD = NUM_PARTS - 1
+
+# Not given anywhere (the warp is not in the paper); chosen on deepfashion-mini's *train* pairs:
+TRUNK_UNIT = 0.55    # body unit = max(shoulder width, this x neck-to-hip): survives a side view
+TORSO_WIDTH = 0.45   # a torso is drawn at least this x its neck-to-hip length wide (side views)
+HIP_DROP = 1.3       # a missing hip sits this many body units below its shoulder
+MIRROR_BELOW = 0.35  # a source limb shorter than this x its mirror's (hidden, foreshortened) uses the mirror
+STRETCH = (0.4, 2.5)  # a limb's length ratio is kept within these multiples of the body's scale ratio
+HEAD_SCALE = (0.75, 1.33)  # and the head's scale within these
+
+
+def present(kp: torch.Tensor) -> torch.Tensor:
+    return ~torch.isnan(kp).any(-1)
+
+
+def body_unit(kp: torch.Tensor, size: int) -> torch.Tensor:
+    """[B] a length that scales with the person and not with the view: the larger of the shoulder
+    width and TRUNK_UNIT x the neck-to-hip distance (a side view's shoulders nearly meet), either
+    alone where the other is missing, else a tenth of the frame."""
+    sw = (kp[:, L_SH] - kp[:, R_SH]).norm(dim=-1)
+    hips = torch.nanmean(kp[:, [R_HIP, L_HIP]], dim=1)
+    trunk = TRUNK_UNIT * (hips - kp[:, NECK]).norm(dim=-1)
+    unit = torch.where(torch.isnan(sw), trunk, torch.where(torch.isnan(trunk), sw, torch.maximum(sw, trunk)))
+    return torch.where(torch.isnan(unit) | (unit < 2), torch.full_like(unit, 0.1 * size), unit)
+
+
+def with_virtual_hips(kp: torch.Tensor, ok: torch.Tensor, size: int) -> torch.Tensor:
+    """Each hip missing in ``ok`` replaced by a point HIP_DROP body units below its shoulder, down
+    the image (an upper-body photo keeps its torso)."""
+    kp = kp.clone()
+    unit = body_unit(kp, size)
+    down = torch.tensor([0.0, 1.0], device=kp.device)
+    for hip, sh in ((R_HIP, R_SH), (L_HIP, L_SH)):
+        virtual = kp[:, sh] + HIP_DROP * unit[:, None] * down
+        kp[:, hip] = torch.where(ok[:, hip, None], kp[:, hip], virtual)
+    return kp
+
+
+def similarity(p: torch.Tensor, q: torch.Tensor, w: torch.Tensor):
+    """Weighted least-squares similarity q ~ M p + t for point sets [B, J, 2] (weights [B, J])."""
+    ws = w.sum(-1, keepdim=True).clamp_min(1e-6)
+    pm = (w[..., None] * p).sum(1) / ws
+    qm = (w[..., None] * q).sum(1) / ws
+    pc, qc = p - pm[:, None], q - qm[:, None]
+    spread = (w * (pc ** 2).sum(-1)).sum(-1).clamp_min(1e-6)
+    a = (w * (pc * qc).sum(-1)).sum(-1) / spread
+    b = (w * (pc[..., 0] * qc[..., 1] - pc[..., 1] * qc[..., 0])).sum(-1) / spread
+    m = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+    return m, qm - (m @ pm[..., None])[..., 0]
+
+
+def axis_map(a_t, b_t, a_s, b_s, across):
+    """Target -> source map of a segment [B,2] each: along it the length ratio, across it the
+    ratio ``across`` [B]; no shear and no reflection (a limb, or a torso along its spine)."""
+    u_t, u_s = b_t - a_t, b_s - a_s
+    len_t = u_t.norm(dim=-1, keepdim=True).clamp_min(1.0)
+    len_s = u_s.norm(dim=-1, keepdim=True).clamp_min(1.0)
+    e_t, e_s = u_t / len_t, u_s / len_s
+    n_t = torch.stack([-e_t[:, 1], e_t[:, 0]], -1)
+    n_s = torch.stack([-e_s[:, 1], e_s[:, 0]], -1)
+    m = (len_s / len_t)[..., None] * e_s[:, :, None] * e_t[:, None, :] \
+        + across[:, None, None] * n_s[:, :, None] * n_t[:, None, :]
+    return m, a_s - (m @ a_t[..., None])[..., 0]
+
+
+def torso_width(kp: torch.Tensor) -> torch.Tensor:
+    """[B] the torso's drawn width: the shoulder width, at least TORSO_WIDTH x neck-to-hip, so a
+    side view keeps a plausible body rather than a sliver."""
+    sw = (kp[:, L_SH] - kp[:, R_SH]).norm(dim=-1)
+    mid = (kp[:, R_HIP] + kp[:, L_HIP]) / 2
+    return torch.maximum(sw, TORSO_WIDTH * (mid - kp[:, NECK]).norm(dim=-1)).clamp_min(1.0)
+
+
+def facing(kp: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """[B] in [-1, 1]: +1 faces the camera (right shoulder on the image's left), -1 shows the back,
+    near 0 a side view."""
+    return ((kp[:, L_SH, 0] - kp[:, R_SH, 0]) / unit).nan_to_num(1.0).clamp(-1, 1)
+
+
+def depth_order(kp_t: torch.Tensor, unit_t: torch.Tensor) -> torch.Tensor:
+    """[B, P] a depth key per part in the target (larger is nearer the camera), from the facing
+    direction: a frontal person's arms and legs are in front of the torso, a back view's arms
+    behind it; in a side view the near side's limbs are in front of the torso and the far side's
+    behind (the near side is the one the nose points away from: facing image-right shows the
+    right side). The head is always in front; a forearm is in front of its upper arm."""
+    b = kp_t.shape[0]
+    f = facing(kp_t, unit_t)
+    look = torch.nanmean(kp_t[:, list(FACE), 0], 1) - kp_t[:, NECK, 0]          # + : faces image-right
+    look = look.nan_to_num(0.0)
+    right_near = (look > 0).float() * 2 - 1                                     # +1: right side near
+    side = (f.abs() < 0.35).float()
+    keys = [torch.zeros(b, device=kp_t.device)]
+    for name, _, _, _, arm in LIMB_PARTS:
+        sign = right_near if name.startswith("r_") else -right_near
+        front = torch.where(f > 0, 1.0, -1.0) if arm else torch.full_like(f, 0.5)
+        key = side * (0.8 * sign) + (1 - side) * front
+        keys.append(key + (0.1 if name.endswith(("forearm", "shin")) else 0.0))
+    keys.append(torch.full((b,), 3.0, device=kp_t.device))
+    return torch.stack(keys, 1)
+
+
+def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, ok_t: torch.Tensor,
+                    size: int):
+    """Each part's map from the target's layout to the source, and where it is valid.
+
+    -> mat [B,P,2,2], shift [B,P,2], valid [B,P], source part index [B,P] (a limb the source
+    hides or lacks is taken from its mirror), with ``kp_*`` already given virtual hips."""
+    unit_s, unit_t = body_unit(kp_s, size), body_unit(kp_t, size)
+    scale = (unit_s / unit_t).nan_to_num(1.0).clamp(0.25, 4.0)
+    s0, t0 = kp_s.nan_to_num(0.0), kp_t.nan_to_num(0.0)
+    mats, shifts, valid, src_part = [], [], [], []
+
+    # Torso: along the spine (neck -> mid-hip) the length ratio, across it the ratio of the torso
+    # widths, each at least TORSO_WIDTH x the spine: a side view keeps a body, not a sliver.
+    mid_s, mid_t = (s0[:, R_HIP] + s0[:, L_HIP]) / 2, (t0[:, R_HIP] + t0[:, L_HIP]) / 2
+    across = (torso_width(s0) / torso_width(t0)).clamp(0.25, 4.0)
+    m, t = axis_map(t0[:, NECK], mid_t, s0[:, NECK], mid_s, across)
+    torso_ok = lambda ok: ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])  # noqa: E731
+    mats.append(m); shifts.append(t); valid.append(torso_ok(ok_s) & torso_ok(ok_t))
+    src_part.append(torch.zeros_like(unit_s, dtype=torch.long))
+
+    lens_s = torch.stack([(s0[:, b] - s0[:, a]).norm(dim=-1) * (ok_s[:, a] & ok_s[:, b])
+                          for _, (a, b), _, _, _ in LIMB_PARTS], 1)            # [B, 8]
+    for k, (_, (ja, jb), _, mirror, _) in enumerate(LIMB_PARTS):
+        ma, mb = LIMB_PARTS[mirror][1]
+        own_ok = ok_s[:, ja] & ok_s[:, jb]
+        mirror_ok = ok_s[:, ma] & ok_s[:, mb]
+        hidden = ~own_ok | (lens_s[:, k] < MIRROR_BELOW * lens_s[:, mirror])
+        use_mirror = hidden & mirror_ok
+        a_s = torch.where(use_mirror[:, None], s0[:, ma], s0[:, ja])
+        b_s = torch.where(use_mirror[:, None], s0[:, mb], s0[:, jb])
+        # Keep the length ratio within STRETCH of the body's scale (a foreshortened source limb
+        # is not stretched into a smear): move the source's far end along the limb.
+        u = b_s - a_s
+        len_s = u.norm(dim=-1).clamp_min(1.0)
+        len_t = (t0[:, jb] - t0[:, ja]).norm(dim=-1).clamp_min(1.0)
+        want = (len_s / len_t).clamp(STRETCH[0] * scale, STRETCH[1] * scale) * len_t
+        b_s = a_s + u / len_s[:, None] * want[:, None]
+        m, t = axis_map(t0[:, ja], t0[:, jb], a_s, b_s, scale)
+        mats.append(m); shifts.append(t)
+        valid.append(ok_t[:, ja] & ok_t[:, jb] & (own_ok | mirror_ok))
+        src_part.append(torch.where(use_mirror, 1 + mirror, 1 + k))
+
+    # Head: a similarity from the neck and face joints both poses have, its scale kept within
+    # HEAD_SCALE of the body's (two joints of a back view fix a head's size poorly); with fewer
+    # than two face joints in common, no rotation, the body's scale and the joints' centroid.
+    head_j = [NECK, *FACE]
+    w = (ok_s[:, head_j] & ok_t[:, head_j]).float()
+    m, _ = similarity(t0[:, head_j], s0[:, head_j], w)
+    s_h = m[:, 0].norm(dim=-1).clamp_min(1e-6)
+    few = w[:, 1:].sum(1) < 2
+    factor = torch.where(few, scale / s_h, (s_h.clamp(HEAD_SCALE[0] * scale, HEAD_SCALE[1] * scale) / s_h))
+    m = torch.where(few[:, None, None], torch.eye(2, device=m.device) * scale[:, None, None], m * factor[:, None, None])
+    ws = w.sum(1, keepdim=True).clamp_min(1e-6)
+    cen_t, cen_s = (w[..., None] * t0[:, head_j]).sum(1) / ws, (w[..., None] * s0[:, head_j]).sum(1) / ws
+    t = cen_s - (m @ cen_t[..., None])[..., 0]
+    mats.append(m); shifts.append(t); valid.append((w[:, 1:].sum(1) >= 1) & (w.sum(1) >= 2))
+    src_part.append(torch.full_like(unit_s, HEAD, dtype=torch.long))
+
+    mat, shift = torch.stack(mats, 1), torch.stack(shifts, 1)
+    valid = torch.stack(valid, 1)
+    good = valid & torch.isfinite(mat).flatten(2).all(-1) & torch.isfinite(shift).all(-1)
+    eye = torch.eye(2, device=kp_s.device).expand_as(mat)
+    mat = torch.where(good[..., None, None], mat, eye)
+    shift = torch.where(good[..., None], shift, torch.zeros_like(shift))
+    return mat, shift, good, torch.stack(src_part, 1)

@@ -1,0 +1,82 @@
+"""Which body part owns each pixel: signed distances to the parts' cores, shares in the manner of
+skinning (each silhouette pixel goes with its nearest bones), and a silhouette drawn from the pose
+alone for when no person mask is given.
+
+A part's core is a segment with a radius: a limb's bone, the torso's spine (neck to mid-hip, as
+wide as ``geometry.torso_width``), the head's centre. The signed distance of a pixel to a part is
+its distance to the core less the radius (negative inside), in pixels; ``inf`` where the part's
+joints are missing.
+"""
+from __future__ import annotations
+
+import torch
+
+from poseshift.warp.geometry import FACE, LIMB_PARTS, L_HIP, L_SH, NECK, R_HIP, R_SH, torso_width
+
+# Not given anywhere; chosen on deepfashion-mini's train pairs (body units):
+SHARE_EDGE = 0.06    # how far past its nearest part a pixel still belongs to the next (overlap at joints)
+REACH = 1.2          # a silhouette pixel further than this from every part's surface is not carried
+SOFT = 0.02          # soft edge of a silhouette drawn from the pose (plus a third of a pixel)
+
+
+def pixel_grid(h: int, w: int, device) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    return torch.stack([xs, ys], -1).reshape(-1, 2)
+
+
+def segment_distance(px: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """px [N,2], a b [B,2] -> [B,N] distance of every pixel to segment ab."""
+    ab = b - a
+    t = ((px[None] - a[:, None]) * ab[:, None]).sum(-1) / (ab ** 2).sum(-1, keepdim=True).clamp_min(1e-6)
+    closest = a[:, None] + t.clamp(0, 1)[..., None] * ab[:, None]
+    return (px[None] - closest).norm(dim=-1)
+
+
+def head_circle(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor):
+    """-> centre [B,2] and radius [B] of the head: around the face's joints present, reaching the
+    neck's side of the chin."""
+    face_ok = ok[:, list(FACE)].float()
+    kp0 = kp.nan_to_num(0.0)
+    centre = (face_ok[..., None] * kp0[:, list(FACE)]).sum(1) / face_ok.sum(1, keepdim=True).clamp_min(1)
+    spread = ((kp0[:, list(FACE)] - centre[:, None]).norm(dim=-1) * face_ok).amax(1)
+    neck_d = (centre - kp0[:, NECK]).norm(dim=-1) * ok[:, NECK]
+    radius = torch.maximum(torch.maximum(1.3 * spread, 0.7 * neck_d), 0.28 * unit)
+    return centre, radius
+
+
+def signed_distances(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor, px: torch.Tensor) -> torch.Tensor:
+    """[B,P,N]: each pixel's signed distance to each part of pose ``kp`` (virtual hips given)."""
+    kp0 = kp.nan_to_num(0.0)
+    big = torch.tensor(float("inf"), device=kp.device)
+    mid = (kp0[:, R_HIP] + kp0[:, L_HIP]) / 2
+    torso_ok = ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])
+    d = segment_distance(px, kp0[:, NECK], mid) - torso_width(kp0)[:, None] / 2
+    # The shoulders and hips reach past a narrow spine's width: the torso covers its quadrilateral.
+    for a, b in ((R_SH, L_SH), (R_HIP, L_HIP), (R_SH, R_HIP), (L_SH, L_HIP)):
+        both = (ok[:, a] & ok[:, b])[:, None]
+        d = torch.where(both, torch.minimum(d, segment_distance(px, kp0[:, a], kp0[:, b]) - 0.12 * unit[:, None]), d)
+    dists = [torch.where(torso_ok[:, None], d, big)]
+    for _, (a, b), radius, _, _ in LIMB_PARTS:
+        d = segment_distance(px, kp0[:, a], kp0[:, b]) - radius * unit[:, None]
+        dists.append(torch.where((ok[:, a] & ok[:, b])[:, None], d, big))
+    centre, radius = head_circle(kp, ok, unit)
+    d = (px[None] - centre[:, None]).norm(dim=-1) - radius[:, None]
+    dists.append(torch.where(ok[:, list(FACE)].any(1)[:, None], d, big))
+    return torch.stack(dists, 1)
+
+
+def part_shares(sd: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """[B,P,N] in [0,1]: 1 for each pixel's nearest part, falling off over SHARE_EDGE body units
+    for the parts just behind it (a joint's pixels belong to both its bones), 0 beyond REACH."""
+    u = unit[:, None, None]
+    nearest = sd.amin(1, keepdim=True)
+    share = torch.exp(-(sd - nearest).nan_to_num(0.0, posinf=1e9) / (SHARE_EDGE * u))
+    reach = torch.sigmoid((REACH * u - nearest.clamp(max=1e9)) / (SOFT * u + 0.35))
+    return share * reach
+
+
+def pose_silhouette(sd: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """[B,N] a person mask drawn from the pose alone: the union of the parts' soft shapes."""
+    nearest = sd.amin(1).clamp(max=1e9)
+    return torch.sigmoid(-nearest / (SOFT * unit[:, None] + 0.35))

@@ -1,0 +1,91 @@
+"""model.g_arch = flow: an untrained G is the warp itself, its field shift moves pixels, every
+parameter learns, and the photo-resolution entry point agrees with the model-resolution one."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from poseshift.nets import build_generator
+from poseshift.nets.flow_generator import FLOW_RANGE, FlowGenerator
+from poseshift.nets.warp_generator import Photo
+from poseshift.pose.heatmaps import belief_maps
+from poseshift.warp import part_warp
+from tests.helpers import micro_config
+from tests.test_warp import S, standing, textured
+
+
+def flow_g() -> FlowGenerator:
+    g = build_generator(micro_config("model.g_arch=flow", "model.image_size=64"))
+    assert isinstance(g, FlowGenerator)
+    return g
+
+
+def test_an_untrained_g_answers_the_warp():
+    g = flow_g().eval()
+    img, src, tgt = textured(), standing()[None], standing(5)[None]
+    out = g(img, belief_maps(tgt, S, S, 3.0), src, tgt)
+    assert out.shape == (1, 3, S, S) and out.min() >= -1 and out.max() <= 1
+    assert torch.allclose(out, part_warp(img, src, tgt).warped, atol=2e-3)
+    with pytest.raises(ValueError, match="source photo's pose"):
+        g(img, belief_maps(tgt, S, S, 3.0))
+
+
+def test_the_field_shift_moves_the_sampled_pixels():
+    g = flow_g().eval()
+    last = g.trunk.net[-1]
+    with torch.no_grad():
+        last.bias[0] = 10.0       # d_x = FLOW_RANGE everywhere: sample further right in the source
+    img, kp = textured(), standing()[None]
+    warp = part_warp(img, kp, kp)
+    out = g(img, belief_maps(kp, S, S, 3.0), kp, kp)
+    shifted = F.grid_sample(img, warp.field + torch.tensor([FLOW_RANGE, 0.0]), mode="bilinear",
+                            padding_mode="border", align_corners=True)
+    expected = warp.union * shifted + (1 - warp.union) * warp.background
+    body = warp.union[0, 0] > 0.99
+    assert body.sum() > 200
+    assert torch.allclose(out, expected, atol=2e-3)
+    assert not torch.allclose(out[0][:, body], warp.warped[0][:, body], atol=0.1)
+
+
+def test_every_parameter_learns_and_gradients_reach_the_source():
+    g = flow_g()
+    img = textured().requires_grad_(True)
+    src, tgt = standing()[None], standing(3)[None]
+    maps = belief_maps(tgt, S, S, 3.0)
+    g(img.detach(), maps, src, tgt).square().sum().backward()   # the zero last layer moves first
+    torch.optim.SGD(g.parameters(), lr=0.1).step()
+    g.zero_grad()
+    g(img, maps, src, tgt).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+    assert img.grad.abs().sum() > 0
+
+
+def test_the_photo_entry_point_agrees_with_the_model_frame():
+    torch.manual_seed(0)
+    g = flow_g().eval()
+    with torch.no_grad():                           # a G that moves pixels (a smooth shift, as a
+        g.trunk.net[-1].weight[2:].normal_(0, 0.02)  # trained field is) and paints a little
+        g.trunk.net[-1].bias.normal_(0, 0.3)
+    ys, xs = torch.meshgrid(torch.arange(S, dtype=torch.float32), torch.arange(S, dtype=torch.float32), indexing="ij")
+    img = torch.stack([torch.sin(xs / 5), torch.cos(ys / 7), torch.sin((xs + ys) / 9)])[None] * 0.8  # smooth
+    src, tgt = standing()[None], standing(4)[None]
+    maps = belief_maps(tgt, S, S, 3.0)
+    with torch.no_grad():
+        model = g(img, maps, src, tgt)
+        warp = part_warp(img, src, tgt)
+        same = Photo(img, src, tgt, None, warp.background, (0, 0, S, S), S)   # the photo is the frame
+        assert torch.allclose(g.render_photo(img, maps, src, tgt, None, None, same), model, atol=1e-4)
+        # The same photo at 4x: the person sampled from the sharp photo agrees with the model's
+        # render, upsampled, up to the interpolation of both.
+        big = F.interpolate(img, scale_factor=4, mode="bilinear", align_corners=False)
+        k = 4
+        src4, tgt4 = (src + 0.5) * k - 0.5, (tgt + 0.5) * k - 0.5
+        photo = Photo(big, src4, tgt4, F.interpolate(warp.union * 0 + part_warp(img, src, src).union, scale_factor=4,
+                                                      mode="bilinear"), None, (0, 0, S, S), S)
+        full = g.render_photo(img, maps, src, tgt, None, None, photo)
+    assert full.shape == (1, 3, S * k, S * k)
+    down = F.avg_pool2d(full, k)
+    body = warp.union[0, 0] > 0.99
+    err = (down - model)[0][:, body].abs().mean()
+    assert err < 0.01, err
+    assert np.isfinite(full.numpy()).all()
