@@ -1,6 +1,7 @@
-"""Kill a training run again and again (SIGKILL), resume it each time, and check what is left.
+"""Kill a training run again and again (SIGKILL), resume it each time, and check what is left;
+kill the silhouette pass and ``transfer --adapt`` too.
 
-    python benchmarks/kill_resume.py                  # 20 kills, seed 0
+    python benchmarks/kill_resume.py                  # 20 kills, seed 0 (and 6 + 6 cache/adapt kills)
     python benchmarks/kill_resume.py --kills 50 --seed 3
 
 A micro run (32 px, 8-channel networks, a checkpoint every 2 steps, a log line every step) is
@@ -133,13 +134,91 @@ def kill_resume(root: Path, kills: int = 20, steps: int = 200, seed: int = 0, pr
     return report
 
 
+_SILHOUETTE_PASS = """
+import sys
+from pathlib import Path
+from poseshift.images import read_image
+from poseshift.silhouette import SilhouetteCache
+cache = SilhouetteCache(Path(sys.argv[1]))
+for p in sorted(Path(sys.argv[2]).glob("*.png")):
+    cache(read_image(p))
+"""
+
+
+def kill_caches(root: Path, kills: int = 6, seed: int = 0, progress: bool = True) -> dict:
+    """SIGKILL the silhouette pass (what ``prepare`` and first use run: poseshift.silhouette) and
+    ``transfer --adapt`` at random moments. After each kill every mask in the cache must open and
+    fit its image (a half-written one is never trusted), and the checkpoint must be unchanged and
+    no half-written render left."""
+    import hashlib
+
+    from poseshift.figures import write_figures
+    from poseshift.images import read_image
+    from poseshift.silhouette import SilhouetteCache
+
+    rng = random.Random(seed)
+    data = write_figures(root / "cdata", people=6, poses_per_person=2, size=96, seed=3)
+    report = {"kills": 0, "bad_masks": 0, "changed_checkpoint": 0, "half_renders": 0, "problems": []}
+    cache_dir = root / "silhouettes"
+    for k in range(kills):
+        proc = subprocess.Popen([sys.executable, "-c", _SILHOUETTE_PASS, str(cache_dir), str(data / "images")],
+                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        report["kills"] += 1
+        cache = SilhouetteCache(cache_dir, segmenter=lambda im: (_ for _ in ()).throw(AssertionError("recomputed")))
+        for p in sorted((data / "images").glob("*.png")):
+            image = read_image(p)
+            if cache.path_for(image).is_file():
+                try:
+                    cache(image)
+                except Exception as err:  # noqa: BLE001 - what is being counted
+                    report["bad_masks"] += 1
+                    report["problems"].append(f"kill {k + 1}: {cache.path_for(image).name}: {err}")
+    run = root / "arun"
+    subprocess.run(_command(data, run, 2, resume=False) + ["--set", "model.g_arch=flow"], env=_env(),
+                   capture_output=True, check=True)
+    ckpt = run / "checkpoints" / "last.safetensors"
+    before = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    kp = json.dumps([[float(x), float(y)] for x, y in zip(range(10, 28), range(20, 38))])
+    (root / "tgt.json").write_text(kp)
+    for k in range(kills):
+        out = root / f"adapted{k}.png"
+        proc = subprocess.Popen([sys.executable, "-m", "poseshift", "transfer", "--checkpoint", str(ckpt), "--image",
+                                 str(sorted((data / "images").glob("*.png"))[0]), "--pose", str(root / "tgt.json"),
+                                 "--source-pose", str(data / "annotations.csv"), "--adapt", "200", "--out", str(out)],
+                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 8.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        report["kills"] += 1
+        if hashlib.sha256(ckpt.read_bytes()).hexdigest() != before:
+            report["changed_checkpoint"] += 1
+        if out.exists():
+            try:
+                read_image(out)
+            except Exception:  # noqa: BLE001 - what is being counted
+                report["half_renders"] += 1
+        if progress:
+            print(f"# cache/adapt kill {report['kills']}", file=sys.stderr, flush=True)
+    return report
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--steps", type=int, default=200, help="the run's length (enough steps for the kills)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-kills", type=int, default=6, help="kills of the silhouette pass and of --adapt, each")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        c = kill_caches(Path(tmp), args.cache_kills, args.seed)
+    print(f"# silhouette pass and transfer --adapt: {c['kills']} kills: {c['bad_masks']} masks trusted that do not "
+          f"open or fit, {c['changed_checkpoint']} checkpoints changed, {c['half_renders']} half-written renders")
+    for p in c["problems"]:
+        print(f"problem: {p}")
     with tempfile.TemporaryDirectory() as tmp:
         r = kill_resume(Path(tmp), args.kills, args.steps, args.seed)
     lost = r["lost"] or [0]
@@ -154,7 +233,8 @@ def main() -> int:
     print(f"final weights equal an uninterrupted run's: {r['equal_to_uninterrupted']}")
     for p in r["problems"]:
         print(f"problem: {p}")
-    ok = (r["corrupt"] == 0 and r["lost_over_interval"] == 0 and not r["tmp_left"] and r["log_each_step_once"]
+    ok = (c["bad_masks"] == 0 and c["changed_checkpoint"] == 0 and c["half_renders"] == 0 and not c["problems"]
+          and r["corrupt"] == 0 and r["lost_over_interval"] == 0 and not r["tmp_left"] and r["log_each_step_once"]
           and r["json_agrees"] and r["equal_to_uninterrupted"] and not r["problems"])
     return 0 if ok else 1
 

@@ -42,17 +42,18 @@ def test_shipped_generator(tmp_path):
     assert check_onnx(SHIPPED, out, batch=3, seed=1) <= TOL
 
 
-def test_warp_generator(tmp_path):
+@pytest.mark.parametrize("arch", ["warp", "flow"])
+def test_warp_generator(tmp_path, arch):
     from poseshift.training import Trainer
 
-    Trainer(micro_config("model.g_arch=warp"), figures(tmp_path), tmp_path / "run", progress=False,
+    Trainer(micro_config(f"model.g_arch={arch}"), figures(tmp_path), tmp_path / "run", progress=False,
             psi_pretrained=False).train(max_steps=1)
     ckpt = tmp_path / "run/checkpoints/last.safetensors"
     out = export_onnx(ckpt, tmp_path / "warp.onnx")
     names = ["image", "pose_maps", "source_keypoints", "target_keypoints"]
     assert list(_inputs(out)) == names
     side = json.loads(out.with_suffix(".json").read_text())
-    assert [i["name"] for i in side["inputs"]] == names and side["g_arch"] == "warp"
+    assert [i["name"] for i in side["inputs"]] == names and side["g_arch"] == arch
     assert side["inputs"][2]["shape"] == ["batch", 18, 2] and "NaN" in side["inputs"][2]["meaning"]
     # the random inputs miss joints (NaN keypoints); a NaN in the render would fail the comparison
     assert check_onnx(ckpt, out) <= TOL

@@ -111,6 +111,15 @@ def test_prepare_dataset(shared_data, tmp_path):
         m = read_image(out / "masks" / n)[..., 0]
         x, y = np.rint(kp[1]).astype(int)
         assert m.shape == (128, 96) and m[y, x] == 255
+    # The warp's silhouettes are stored beside the data and served from there, not segmented again.
+    from poseshift.silhouette import cache_for_data
+    assert len(list((out / "silhouettes").glob("*.png"))) == 3
+    cache = cache_for_data(out)
+    for n in names:
+        sil = cache(read_image(out / "images" / n))
+        x, y = np.rint(ann[n][1]).astype(int)
+        assert sil.shape == (128, 96) and sil[y + 3, x] > 0.5    # just below the neck: the person
+    assert cache.computed == 0
 
     with pytest.raises(FileExistsError, match="not empty"):
         prepare_dataset(inp, out, size=64, progress=False)

@@ -3,8 +3,18 @@
 A sequence is a built-in motion (``turn``, ``walk``: :mod:`poseshift.motions`, placed on the
 person of the photo), a multi-row annotation CSV (one pose a row, in file order) or a folder of
 OpenPose JSON frames (``*.json`` in name order, as OpenPose writes
-``<video>_000000000000_keypoints.json``; a frame with nobody in it is an all-missing pose). The
-poses of a file or folder are used as they are: they must be in the photo's pixel frame.
+``<video>_000000000000_keypoints.json``; a frame with nobody in it is an all-missing pose), or a
+video (:mod:`poseshift.video`: its person's pose detected in every frame with MediaPipe's video
+mode, frames with nobody filled from their neighbours, smoothed with a One-Euro filter; the
+animation then plays at the video's frame rate, its frames rendered and written as they come).
+
+Retargeting (``retarget=True``, the default): the sequence is redrawn on the photo's person
+(:func:`poseshift.pose.retarget.retarget_sequence`: its joint angles, the person's own bone
+lengths, where the person stands, moving as the motion moves), so the poses of another person,
+in another picture, fit. It needs the photo's pose: the source pose given, else detected (where
+nobody is detected, the sequence is used as it is, with a warning). Without it, the poses of a
+file or folder are used as they are (they must be in the photo's pixel frame) and a video's are
+moved from its frame into the photo's as a photo's pose is (``Reposer.keypoints``).
 
 Example::
 
@@ -24,12 +34,17 @@ import numpy as np
 from poseshift.images import read_image
 from poseshift.motions import MOTIONS, motion
 from poseshift.pose.keypoints_io import read_annotations_csv, read_openpose_json
+from poseshift.pose.retarget import retarget_sequence
+from poseshift.video import MAX_SECONDS, is_video
 
 log = logging.getLogger(__name__)
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
 MAX_FPS = 120.0
-_WHAT = f"a motion name ({', '.join(MOTIONS)}), an annotation CSV or a folder of OpenPose JSON frames"
+DEFAULT_FPS = 12.0  # where the sequence has no frame rate of its own (all but a video)
+MAX_GIF_FRAMES = 1000  # a GIF is held in memory whole: a longer animation is written as .mp4
+_WHAT = (f"a motion name ({', '.join(MOTIONS)}), an annotation CSV, a folder of OpenPose JSON frames "
+         f"or a video")
 
 
 def _natural(path: Path) -> list:
@@ -67,11 +82,11 @@ def read_sequence(seq: str | Path, height: int, width: int, source: np.ndarray |
 
 
 def render_sequence(reposer, image: np.ndarray, poses: np.ndarray, source_pose=None, batch: int = 8,
-                    progress: bool = False) -> list[np.ndarray]:
+                    progress: bool = False, retarget: bool = False) -> list[np.ndarray]:
     """The person of ``image`` in each of ``poses`` -> uint8 ``[H, W, 3]`` renders in the photo's own
-    frame and size, as ``reposer.render_in_frame`` makes them, ``batch`` poses per pass of G."""
-    from tqdm import tqdm
-
+    frame and size, as ``reposer.render_in_frame(..., retarget=False)`` makes them, ``batch`` poses
+    per pass of G. ``retarget``: the sequence redrawn on the photo's person first (a motion of
+    another person; see the module's docstring)."""
     arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
     poses = np.asarray(poses, dtype=np.float32)
     if poses.ndim != 3 or poses.shape[1:] != (18, 2):
@@ -80,18 +95,32 @@ def render_sequence(reposer, image: np.ndarray, poses: np.ndarray, source_pose=N
         raise ValueError(f"batch must be >= 1, got {batch}")
     # The source's pose once, not once a frame (a warping G detects it when none is given).
     src = reposer.source_keypoints(arr, source_pose) if hasattr(reposer, "source_keypoints") else source_pose
+    if retarget:
+        own = src if src is not None else _own_pose(reposer, arr)
+        if own is not None:
+            poses = retarget_sequence(poses, own)
+    return list(_renders(reposer, arr, poses, src, int(batch), progress))
+
+
+def _own_pose(reposer, arr: np.ndarray):
+    """The photo's pose to retarget onto, where the generator did not need one: detected, or None."""
+    return reposer.own_pose(arr) if hasattr(reposer, "own_pose") else None
+
+
+def _renders(reposer, arr: np.ndarray, poses: np.ndarray, src, batch: int = 8, progress: bool = False):
+    """Each render as it is made (``batch`` poses per pass of G), the poses as given."""
+    from tqdm import tqdm
+
     batched = hasattr(reposer, "render_batch")
-    out: list[np.ndarray] = []
     with tqdm(total=len(poses), desc="animate", unit="frame", disable=not progress) as bar:
-        for i in range(0, len(poses), int(batch)):
-            chunk = list(poses[i:i + int(batch)])
+        for i in range(0, len(poses), batch):
+            chunk = list(poses[i:i + batch])
             if batched:
                 sources = None if src is None else [src] * len(chunk)
-                out += reposer.render_batch([arr] * len(chunk), chunk, sources, frame="photo")
+                yield from reposer.render_batch([arr] * len(chunk), chunk, sources, frame="photo", retarget=False)
             else:
-                out += [reposer.render_in_frame(arr, p, src) for p in chunk]
+                yield from (reposer.render_in_frame(arr, p, src, retarget=False) for p in chunk)
             bar.update(len(chunk))
-    return out
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -111,13 +140,37 @@ def _write_gif(frames: list[np.ndarray], tmp: str, fps: float) -> None:
                      loop=0)
 
 
-def _write_mp4(frames: list[np.ndarray], tmp: str, fps: float) -> None:
-    import imageio.v3 as iio
+def _write_mp4(frames, tmp: str, fps: float) -> None:
+    """H.264 frame by frame as they come (any iterable): memory holds one frame, not the video."""
+    import imageio_ffmpeg
 
-    video = np.stack([_even(f) for f in frames])
+    frames = iter(frames)
+    first = _even(next(frames))
+    h, w = first.shape[:2]
     # The temporary name does not end in .mp4, so the container is named for ffmpeg (-f mp4).
-    iio.imwrite(tmp, video, plugin="FFMPEG", extension=".mp4", fps=float(fps), codec="libx264",
-                pixelformat="yuv420p", macro_block_size=1, output_params=["-f", "mp4"])
+    writer = imageio_ffmpeg.write_frames(tmp, (w, h), fps=float(fps), codec="libx264", pix_fmt_out="yuv420p",
+                                         macro_block_size=1, output_params=["-f", "mp4"])
+    writer.send(None)
+    try:
+        writer.send(np.ascontiguousarray(first))
+        for f in frames:
+            writer.send(np.ascontiguousarray(_even(f)))
+    finally:
+        writer.close()
+
+
+def _checked(frames, out: Path):
+    """``frames`` as uint8 arrays, each refused in one line unless ``[H, W, 3]`` like frame 0."""
+    shape = None
+    for k, f in enumerate(frames):
+        f = np.asarray(f)
+        shape = f.shape if shape is None else shape
+        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3 or f.shape != shape:
+            raise ValueError(f"{out}: frame {k} must be uint8 {list(shape)} RGB like frame 0, "
+                             f"got {f.dtype} {list(f.shape)}")
+        yield f
+    if shape is None:
+        raise ValueError(f"{out}: no frames to write")
 
 
 def _check_output(out: str | Path, fps: float, overwrite: bool) -> tuple[Path, float]:
@@ -146,42 +199,74 @@ def _check_output(out: str | Path, fps: float, overwrite: bool) -> tuple[Path, f
     return out, fps
 
 
-def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 12.0, overwrite: bool = False) -> Path:
-    """Write ``frames`` (uint8 ``[H, W, 3]``, all one size) as a looping ``.gif`` or an H.264 ``.mp4``
-    (odd sizes padded to even) at ``fps`` frames a second, atomically; -> ``out``."""
+def write_animation(frames, out: str | Path, fps: float = 12.0, overwrite: bool = False) -> Path:
+    """Write ``frames`` (uint8 ``[H, W, 3]``, all one size; a list, or any iterable, which an
+    ``.mp4`` writes as it comes) as a looping ``.gif`` or an H.264 ``.mp4`` (odd sizes padded to
+    even) at ``fps`` frames a second, atomically; -> ``out``."""
     from poseshift.checkpoint import atomic_write
 
     out, fps = _check_output(out, fps, overwrite)
-    suffix = out.suffix.lower()
-    frames = [np.asarray(f) for f in frames]
-    if not frames:
-        raise ValueError(f"{out}: no frames to write")
-    shape = frames[0].shape
-    for k, f in enumerate(frames):
-        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3 or f.shape != shape:
-            raise ValueError(f"{out}: frame {k} must be uint8 {list(shape)} RGB like frame 0, "
-                             f"got {f.dtype} {list(f.shape)}")
-    if suffix == ".gif" and fps > 50:
+    if out.suffix.lower() == ".mp4":
+        atomic_write(out, lambda tmp: _write_mp4(_checked(frames, out), tmp, fps))
+        return out
+    frames = list(_checked(frames, out))
+    if fps > 50:
         log.warning("%s: GIF delays are whole hundredths of a second and most viewers slow down frames "
                     "under 20 ms; %g fps plays best as .mp4", out, fps)
-    write = _write_gif if suffix == ".gif" else _write_mp4
-    atomic_write(out, lambda tmp: write(frames, tmp, fps))
+    atomic_write(out, lambda tmp: _write_gif(frames, tmp, fps))
     return out
 
 
-def animate(reposer, image, seq: str | Path, out: str | Path, fps: float = 12.0, frames: int = 48,
-            source_pose=None, overwrite: bool = False, progress: bool = False) -> Path:
+def _into_photo(poses: np.ndarray, video_hw: tuple[int, int], photo_hw: tuple[int, int], reposer) -> np.ndarray:
+    """A video's poses moved into the photo's frame the way both are fitted into the model's square
+    (as ``Reposer.keypoints`` moves a photo's pose): the person keeps their place and size."""
+    from poseshift.frames import plan_fit
+
+    config = getattr(reposer, "config", None)
+    mode = config.data.fit if config is not None else "pad"
+    S = int(getattr(reposer, "size", max(*video_hw, *photo_hw)))
+    square = plan_fit(*video_hw, S, S, mode).apply(poses)
+    return plan_fit(*photo_hw, S, S, mode).invert(square)
+
+
+def animate(reposer, image, seq: str | Path, out: str | Path, fps: float | None = None, frames: int = 48,
+            source_pose=None, overwrite: bool = False, progress: bool = False, retarget: bool = True,
+            max_seconds: float = MAX_SECONDS, detector=None) -> Path:
     """Render the person of ``image`` (a path or uint8 ``[H, W, 3]``) along ``seq`` (see
-    :func:`read_sequence`) and write the animation to ``out`` (``.gif`` or ``.mp4``); -> ``out``.
-    ``source_pose`` (a keypoint file or ``[18, 2]``) places a built-in motion on the person and is
-    what a warping G needs; without it a warping G detects it, else motions are centred."""
-    out, fps = _check_output(out, fps, overwrite)  # a refused output must not cost a render
+    :func:`read_sequence`, or a video) and write the animation to ``out`` (``.gif`` or ``.mp4``) at
+    ``fps`` (default: a video's own frame rate, else 12); -> ``out``. ``source_pose`` (a keypoint
+    file or ``[18, 2]``) places a built-in motion on the person, is what the sequence is retargeted
+    onto (``retarget``) and what a warping G needs; without it, it is detected. A video: longer than
+    ``max_seconds`` refused; ``detector`` (frame -> ``[18, 2]``) replaces MediaPipe's video mode."""
+    out, _ = _check_output(out, DEFAULT_FPS if fps is None else fps, overwrite)  # refused before any work
+    if is_video(seq):  # so is a video that is not one, or over the limits
+        from poseshift.video import Video
+
+        Video(seq, max_seconds).close()
     arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
     src = None
     if source_pose is not None or getattr(reposer, "needs_source_pose", False):
         src = reposer.source_keypoints(arr, source_pose)
-    poses = read_sequence(seq, arr.shape[0], arr.shape[1], source=src, frames=frames)
-    renders = render_sequence(reposer, arr, poses, src, progress=progress)
-    return write_animation(renders, out, fps, overwrite)
+    elif retarget:
+        src = _own_pose(reposer, arr)  # None, with a warning, where nobody is detected
+    if is_video(seq):
+        from poseshift.video import video_poses
+
+        motion_ = video_poses(seq, detector=detector, max_seconds=max_seconds, progress=progress)
+        poses = motion_.poses
+        if fps is None and motion_.fps > MAX_FPS:
+            raise ValueError(f"{seq}: {motion_.fps:g} frames/s is over the {MAX_FPS:g} an animation plays at; "
+                             f"pass --fps")
+        fps = motion_.fps if fps is None else fps
+        if not (retarget and src is not None):
+            poses = _into_photo(poses, motion_.size, arr.shape[:2], reposer)
+    else:
+        poses = read_sequence(seq, arr.shape[0], arr.shape[1], source=src, frames=frames)
+    if out.suffix.lower() == ".gif" and len(poses) > MAX_GIF_FRAMES:
+        raise ValueError(f"{out}: {len(poses)} frames is over the {MAX_GIF_FRAMES} a GIF holds here; write .mp4")
+    if retarget and src is not None:
+        poses = retarget_sequence(poses, src)
+    out, fps = _check_output(out, DEFAULT_FPS if fps is None else fps, overwrite)
+    return write_animation(_renders(reposer, arr, poses, src, progress=progress), out, fps, overwrite)

@@ -227,8 +227,18 @@ def load_inference_generator(path: str | Path) -> tuple[torch.nn.Module, Checkpo
 
 
 def export_generator(src: str | Path, dst: str | Path) -> Path:
-    """Keep only the inference generator's weights (G_ema where present, saved as ``G``)
-    and the config: what inference (``Reposer``) needs."""
+    """Keep what inference needs: the inference generator's weights (G_ema where present, saved
+    as ``G``), the config, and D_I and Phi where the run has them, so that ``--adapt`` can
+    fine-tune G on a user's photo with eq. (8)'s own terms (poseshift.adapt)."""
+    from poseshift.nets import build_discriminator, build_pose_regressor
+
     generator, ckpt = load_inference_generator(src)
+    modules: dict[str, torch.nn.Module] = {"G": generator}
+    critics = Checkpoint(src, prefixes=("D", "Phi"))
+    if critics.module_state("D") and critics.module_state("Phi"):
+        d, phi = build_discriminator(ckpt.config), build_pose_regressor(ckpt.config)
+        critics.load_module("D", d)
+        critics.load_module("Phi", phi)
+        modules.update(D=d, Phi=phi)
     state = {"step": ckpt.state.get("step"), "exported_from": Path(src).name}
-    return save_checkpoint(dst, ckpt.config, {"G": generator}, state=state)
+    return save_checkpoint(dst, ckpt.config, modules, state=state)

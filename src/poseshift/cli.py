@@ -58,7 +58,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         _new_output(args.out, args.overwrite)
     elif out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise FileExistsError(f"{out} is not empty; pass --overwrite to write into it")
-    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
+    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16, adapt=args.adapt)
+    reposer.retarget = not args.no_retarget  # the target's angles on this person's own bones
     try:
         if args.pairs:
             from poseshift.layouts import read_pairs
@@ -101,11 +102,12 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from poseshift.animate import animate
     from poseshift.transfer import Reposer
 
-    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16)
+    reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device, bf16=args.bf16, adapt=args.adapt)
     try:  # animate() checks --out (suffix, --overwrite) before it renders anything
         out = animate(reposer, args.image, args.poses, args.out, fps=args.fps, frames=args.frames,
                       source_pose=pose_for_photo(args.source_pose, args.image, args.pose_name),
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet, retarget=not args.no_retarget,
+                      max_seconds=args.max_seconds)
     finally:
         reposer.close()
     print(f"wrote {out}")
@@ -124,7 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"poseshift: warning: serving on {args.host}: anyone who can reach this machine can use the page",
               file=sys.stderr)
-    app = create_app(args.checkpoint, args.device)
+    app = create_app(args.checkpoint, args.device, adapt=args.adapt)
     print(f"poseshift: serving {args.checkpoint} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -139,8 +141,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_pose(args: argparse.Namespace) -> int:
     from poseshift.detect import PoseDetector, detect_paths, write_detections
+    from poseshift.cli_video import cmd_pose_video, wants_video
     from poseshift.images import read_image, write_image
 
+    if wants_video(args.inputs):  # a video: a pose a frame
+        return cmd_pose_video(args)
     paths = _image_paths(args.inputs)
     out = _new_output(args.out, args.overwrite)
     if out.suffix.lower() not in (".csv", ".json"):
@@ -179,7 +184,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     size = args.size[0] if len(args.size) == 1 else tuple(args.size)
     stats = prepare_dataset(args.images, args.out, size=size, mode=args.fit, progress=not args.quiet,
-                            masks=args.masks, overwrite=args.overwrite)
+                            masks=args.masks, overwrite=args.overwrite, silhouettes=not args.no_silhouettes)
     print(f"wrote {args.out}: kept {stats['kept']} of {stats['images']} images; dropped "
           + (", ".join(f"{n} {why}" for why, n in stats["dropped_by_reason"].items()) or "none"))
     return 0
@@ -225,7 +230,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
             counts = warp_pairs(pairs, args.data, generated, silhouettes=cache_for_data(args.data))
         else:
-            reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto")
+            reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto", adapt=args.adapt)
             try:
                 counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
             finally:

@@ -43,6 +43,12 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
         return f"{text} (default: {shown.replace('%', '%%')})"
 
+ADAPT_HELP = ("fine-tune a copy of G on each photo for this many steps first (eq. 8 on that one "
+              "image, poseshift.adapt; default 0: off)")
+
+RETARGET_HELP = ("render the target pose as it is, in its own person's proportions and place (default: "
+                 "retargeted: its joint angles on this person's own bone lengths, where they stand)")
+
 
 def _sub(sub, name: str, help: str, func: str):
     parser = sub.add_parser(name, help=help, description=help, formatter_class=Formatter)
@@ -84,6 +90,8 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     r.add_argument("--source-pose", help="keypoints of --image itself, for a generator that warps the source "
                                           "(model.g_arch=warp); detected when absent. An annotations CSV or "
                                           "poseshift pose JSON naming several photos gives each photo its own")
+    r.add_argument("--no-retarget", action="store_true", help=RETARGET_HELP + "; --pairs never retargets: as in "
+                                                                             "evaluate, a pair's pose is its truth")
     r.add_argument("--pairs", help="instead of --image/--pose: render every from,to pair of this CSV from --data")
     r.add_argument("--data", help="with --pairs: the data folder holding the images and their keypoints")
     r.add_argument("--frame", choices=["photo", "model"], default="photo",
@@ -91,6 +99,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     r.add_argument("--batch", type=int, default=16, help="renders per pass of the generator (folders)")
     r.add_argument("--out", required=True, help="output PNG (a folder for a folder of photos or --pairs)")
     r.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
+    r.add_argument("--adapt", type=int, default=0, metavar="STEPS", help=ADAPT_HELP)
     r.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast: faster on CPUs with bf16 "
                                                        "units (elsewhere fp32, with a warning); renders differ by "
                                                        "about 0.3 of 255 levels")
@@ -101,24 +110,30 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     an.add_argument("--checkpoint", default="synthetic-64", help=CHECKPOINT)
     an.add_argument("--image", required=True, help="photo of the person")
     an.add_argument("--poses", required=True, help="a built-in motion (turn, walk), a multi-row annotation CSV, "
-                                                   "or a folder of OpenPose JSON frames")
+                                                   "a folder of OpenPose JSON frames, or a video (.mp4, .mov, ...: "
+                                                   "its person's pose is detected in every frame and smoothed)")
+    an.add_argument("--no-retarget", action="store_true", help=RETARGET_HELP)
+    an.add_argument("--max-seconds", type=float, default=600.0, help="refuse a --poses video longer than this")
     an.add_argument("--source-pose", help="keypoints of --image (a warping generator; detected when absent); "
                                           "a file naming several photos gives the entry named like --image")
     an.add_argument("--pose-name", help="the entry of --source-pose to use, where it names several photos "
                                         "(an annotations CSV or poseshift pose JSON)")
     an.add_argument("--frames", type=int, default=48, help="frames of a built-in motion")
-    an.add_argument("--fps", type=float, default=12.0, help="frames per second")
+    an.add_argument("--fps", type=float, help="frames per second (default: a video's own, else 12)")
     an.add_argument("--out", required=True, help="OUT.gif or OUT.mp4")
     an.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
+    an.add_argument("--adapt", type=int, default=0, metavar="STEPS", help=ADAPT_HELP)
     an.add_argument("--bf16", action="store_true", help="run G under bfloat16 autocast (fp32, with a warning, "
                                                         "where the device has no fast bf16)")
     an.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     an.add_argument("--quiet", action="store_true", help="no progress bar")
 
     po = _sub(sub, "pose", "detect 18 COCO keypoints per image (MediaPipe, offline)", commands["pose"])
-    po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos")
+    po.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="photos, or folders of photos, or one video "
+                                                                      "(a row a frame: frame_000000, ...)")
     po.add_argument("--out", required=True, help="FILE.csv (annotation format) or FILE.json ({name: 18 [x, y] or null})")
     po.add_argument("--masks", help="also write a person mask per image into this folder")
+    po.add_argument("--max-seconds", type=float, default=600.0, help="refuse a video longer than this")
     po.add_argument("--overwrite", action="store_true", help="replace an existing --out file and masks")
     po.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -128,6 +143,8 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     pr.add_argument("--size", type=int, nargs="+", default=[256], help="N (square) or H W")
     pr.add_argument("--fit", choices=["pad", "resize"], default="pad", help="letterbox (pad) or stretch (resize)")
     pr.add_argument("--masks", action="store_true", help="also write person masks")
+    pr.add_argument("--no-silhouettes", action="store_true",
+                    help="skip the warp's person masks (OUT/silhouettes, else made on first use)")
     pr.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -157,6 +174,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                                         "(default ~/.cache/poseshift/fid-stats)")
     ev.add_argument("--is-weights", help="local Inception Score classifier (TorchScript)")
     ev.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
+    ev.add_argument("--adapt", type=int, default=0, metavar="STEPS", help="with --checkpoint: " + ADAPT_HELP)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
 
     da = _sub(sub, "data", "what a data folder holds: its layout, images, rows and frame sizes", commands["data"])
@@ -198,6 +216,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     se.add_argument("--host", default="127.0.0.1", help="address to listen on (another than loopback: with a warning)")
     se.add_argument("--port", type=int, default=7860, help="port to listen on")
     se.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
+    se.add_argument("--adapt", type=int, default=0, metavar="STEPS", help=ADAPT_HELP)
 
     mo = _sub(sub, "models", "the packaged models: resolution, training data and what each is good for",
               commands["models"])

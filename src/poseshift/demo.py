@@ -106,7 +106,8 @@ def run_demo(out: str | Path = "poseshift-demo", checkpoint: str | Path | None =
         _, (source, source_kp), views = _person_views(i, size, 4)
         row = [source]
         for kp, truth in views:
-            row += [draw_skeleton(kp, size, size), reposer(source, kp, source_kp), truth]
+            # the same person's own pose, shown beside its truth: rendered as it is, not retargeted
+            row += [draw_skeleton(kp, size, size), reposer(source, kp, source_kp, retarget=False), truth]
         rows.append(row)
     header = ["input"] + ["pose", "render", "truth"] * 4
     sheet = write_image(out / "sheet.png", grid(rows, header=header))
@@ -117,7 +118,7 @@ def run_demo(out: str | Path = "poseshift-demo", checkpoint: str | Path | None =
     frames = []
     for k in range(turn_frames):
         truth, kp, _ = render(person, pose, 2 * np.pi * k / turn_frames, size)
-        frame = grid([[source, draw_skeleton(kp, size, size), reposer(source, kp, source_kp), truth]],
+        frame = grid([[source, draw_skeleton(kp, size, size), reposer(source, kp, source_kp, retarget=False), truth]],
                      header=["input", "pose", "render", "truth"])
         frames.append(Image.fromarray(frame).resize((frame.shape[1] * 2, frame.shape[0] * 2), Image.NEAREST))
     gif = out / "turn.gif"

@@ -8,6 +8,7 @@ alike (:func:`poseshift.frames.fit_to_frame`) and writes what training reads:
     OUT/images/<stem>.png     the fitted images
     OUT/annotations.csv       name:keypoints_y:keypoints_x (y first, -1 missing), name = <stem>.png
     OUT/masks/<stem>.png      person masks (0/255), with masks=True
+    OUT/silhouettes/          the warp's person masks (poseshift.silhouette's cache, by content)
     OUT/prepare.json          the settings and what was dropped and why
 
 Poses are detected on the original photo (full resolution), then moved into the frame.
@@ -31,7 +32,7 @@ __all__ = ["prepare_dataset", "pose_failure", "MIN_JOINTS"]
 
 MIN_JOINTS = 8
 _OWN_FILES = ("annotations.csv", "prepare.json")
-_OWN_DIRS = ("images", "masks")
+_OWN_DIRS = ("images", "masks", "silhouettes")
 
 
 def pose_failure(kp: np.ndarray, min_joints: int = MIN_JOINTS) -> str | None:
@@ -59,7 +60,7 @@ def _list_images(images_dir: Path) -> list[Path]:
 
 def _check_out_dir(images_dir: Path, out_dir: Path, overwrite: bool) -> None:
     src, dst = images_dir.resolve(), out_dir.resolve()
-    if dst == src or src in dst.parents or src == dst / "images" or src == dst / "masks":
+    if dst == src or src in dst.parents or src in {dst / d for d in _OWN_DIRS}:
         raise ValueError(f"out_dir {out_dir} would write into the input folder {images_dir}")
     if dst.exists() and not dst.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a folder")
@@ -78,12 +79,14 @@ def _check_out_dir(images_dir: Path, out_dir: Path, overwrite: bool) -> None:
 def prepare_dataset(images_dir: str | Path, out_dir: str | Path, size: int | Sequence[int] = 256,
                     mode: str = "pad", progress: bool = True, pad_value: int | Sequence[int] = 255,
                     min_joints: int = MIN_JOINTS, masks: bool = False, overwrite: bool = False,
-                    detector: PoseDetector | None = None) -> dict[str, Any]:
+                    detector: PoseDetector | None = None, silhouettes: bool = True) -> dict[str, Any]:
     """Make a training folder from the photos in ``images_dir``; returns the stats.
 
     ``size``: the frame, ``int`` (square) or ``(H, W)``; ``mode``: ``pad`` (keep the aspect,
     fill with ``pad_value``, white by default) or ``resize`` (stretch). Photos that cannot be
     read, or whose pose fails :func:`pose_failure`, are dropped and counted by reason.
+    ``silhouettes``: compute each kept image's person mask once, into OUT/silhouettes (what the
+    part warp uses, poseshift.warp), so no later run segments it again.
     """
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     height, width = frame_size(size)
@@ -103,6 +106,11 @@ def prepare_dataset(images_dir: str | Path, out_dir: str | Path, size: int | Seq
     dropped: dict[str, str] = {}
     own = detector is None
     det = PoseDetector() if own else detector
+    cache = None
+    if silhouettes:
+        from poseshift.silhouette import SilhouetteCache
+
+        cache = SilhouetteCache(out_dir / "silhouettes")
     try:
         for path in _progress(paths, progress, "prepare"):
             out_name = path.stem + ".png"
@@ -126,10 +134,14 @@ def prepare_dataset(images_dir: str | Path, out_dir: str | Path, size: int | Seq
                 mask, _ = fit_to_frame(person, height, width, mode, 0)
                 mask = np.where(mask[..., 0] >= 128, 255, 0).astype(np.uint8)
                 write_image(out_dir / "masks" / out_name, mask)
+            if cache is not None:
+                cache(framed)
             kept[out_name] = fit.apply(kp)
     finally:
         if own:
             det.close()
+        if cache is not None:
+            cache.close()
 
     write_annotations_csv(out_dir / "annotations.csv", kept)
     reasons: dict[str, int] = {}

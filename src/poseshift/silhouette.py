@@ -84,6 +84,21 @@ class SilhouetteCache:
         self._segmenter = segmenter
         self.computed = 0
         self.rebuilt = 0
+        self._sweep()
+
+    def _sweep(self, older_than: float = 600.0) -> None:
+        """Remove temporary files a killed run left (never read as masks; old enough that no live
+        writer can own them)."""
+        import time
+
+        if not self.folder.is_dir():
+            return
+        for tmp in self.folder.glob(".tmp-*.png"):
+            try:
+                if time.time() - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+            except OSError:
+                pass
 
     def path_for(self, image: np.ndarray) -> Path:
         return self.folder / f"{pixel_key(image)}.png"

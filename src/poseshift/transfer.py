@@ -18,9 +18,19 @@ photo, whose pose is detected (MediaPipe, the ``pose`` extra).
 A generator that warps the source (``model.g_arch: warp``) also needs the source photo's own
 pose: pass ``source_pose`` (a keypoint file or an [18, 2] array in the photo's pixel frame), or
 leave it out and it is detected (MediaPipe, the ``pose`` extra).
+
+Retargeting (on by default: ``Reposer.retarget``, or ``retarget=`` on a call): a target pose
+from another person is redrawn on the photo's person before rendering
+(:func:`poseshift.pose.retarget.retarget`: the target's joint angles, the person's own bone
+lengths, where the person stands), so a render keeps the person's proportions and place. It
+needs the photo's own pose: the source pose given, else detected (once per photo; a generator
+that needs no source pose renders the target as it is, with a warning, where nobody is
+detected). ``retarget=False`` renders the pose as given, as evaluation does
+(:func:`render_pairs`: a pair's target pose is its ground truth).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +42,10 @@ from poseshift.frames import fit_to_frame, plan_fit
 from poseshift.images import IMAGE_SUFFIXES, read_image, to_tensor, to_uint8
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
+from poseshift.pose.retarget import retarget as retarget_pose
 from poseshift.devices import resolve_bf16, select_device
+
+log = logging.getLogger(__name__)
 
 ImageLike = str | Path | np.ndarray
 PoseLike = str | Path | np.ndarray
@@ -55,6 +68,14 @@ class Reposer:
         self._detector = None
         self._silhouettes = None
         self._scene_memo = None
+        self.retarget = True  # target poses redrawn on the photo's person (a call's retarget= overrides)
+        self._own_memo = None  # (pixel key, detected pose or None) of the last photo retargeted onto
+        # --adapt STEPS: G fine-tuned on each photo before it is rendered (poseshift.adapt); needs
+        # the checkpoint's file (for its critics), set by from_checkpoint.
+        self.adapt_steps = 0
+        self.checkpoint_path: Path | None = None
+        self._adapter = None
+        self._adapted = None
 
     def detect(self, image: np.ndarray, what: str) -> np.ndarray:
         """The pose of the person in ``image`` (its pixel frame), detected."""
@@ -94,26 +115,71 @@ class Reposer:
             return None
         return self.detect(image, "the source image; pass its pose (--source-pose)")
 
+    def own_pose(self, image: np.ndarray) -> np.ndarray | None:
+        """The photo's own pose to retarget onto where none was given: detected (remembered for the
+        same pixels); None, with a warning, where nobody is found or detection is not installed."""
+        from poseshift.silhouette import pixel_key
+
+        key = pixel_key(image)
+        if self._own_memo is None or self._own_memo[0] != key:
+            try:
+                kp = self.detect(image, "the photo")
+            except (ValueError, ImportError) as err:
+                log.warning("%s: the target pose is rendered as it is, not retargeted", err)
+                kp = None
+            self._own_memo = (key, kp)
+        return self._own_memo[1]
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", full_resolution: bool = True,
-                        bf16: bool = False) -> Reposer:
+                        bf16: bool = False, adapt: int = 0) -> Reposer:
         """``path``: a checkpoint file or a packaged model's name (``synthetic-64``); ``bf16``: run G
         under bfloat16 autocast (faster on CPUs and GPUs with bf16 units;
-        renders differ by 0.3 uint8 levels on average, 7 at most, measured in docs/inference.md)."""
+        renders differ by 0.3 uint8 levels on average, 7 at most, measured in docs/inference.md);
+        ``adapt``: fine-tune a copy of G on each photo for this many steps first (poseshift.adapt)."""
         from poseshift.models import resolve_checkpoint
 
-        generator, ckpt = load_inference_generator(resolve_checkpoint(path))
-        return cls(generator, ckpt.config, select_device(device), full_resolution, bf16)
+        if adapt < 0:
+            raise ValueError(f"--adapt must be >= 0 steps, got {adapt}")
+        resolved = resolve_checkpoint(path)
+        generator, ckpt = load_inference_generator(resolved)
+        reposer = cls(generator, ckpt.config, select_device(device), full_resolution, bf16)
+        reposer.adapt_steps, reposer.checkpoint_path = int(adapt), Path(resolved)
+        return reposer
 
-    def prepare(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None):
+    def generator_for(self, x: torch.Tensor, kp_o, kp_f) -> torch.nn.Module:
+        """G itself, or with ``adapt_steps``, a copy fine-tuned on this photo (model frame)."""
+        if not self.adapt_steps or kp_o is None:
+            return self.G
+        key = hash((x.cpu().numpy().tobytes(), kp_o.cpu().numpy().tobytes()))
+        if self._adapted is not None and self._adapted[0] == key:  # the same photo again (animate)
+            return self._adapted[1]
+        if self._adapter is None:
+            if self.checkpoint_path is None:
+                raise ValueError("adaptation needs a Reposer made by Reposer.from_checkpoint")
+            from poseshift.adapt import Adapter
+
+            self._adapter = Adapter(str(self.checkpoint_path), self.config, self.device)
+        with torch.enable_grad():
+            tuned = self._adapter.adapt(self.G.inner, x, kp_o, kp_f, self.adapt_steps)
+        self._adapted = (key, _Autocast(tuned, self.device, self.G.bf16))
+        return self._adapted[1]
+
+    def prepare(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None,
+                retarget: bool | None = None):
         """-> image [1,3,S,S] in [-1,1], target maps [1,18,S,S], and the source and target
         keypoints [1,18,2] (the source's None where the generator needs none), in the training
-        frame, plus the FrameFit that put the image there."""
+        frame, plus the FrameFit that put the image there. ``retarget`` (None: ``self.retarget``):
+        the target pose redrawn on the photo's person first."""
         arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
         kp = self.keypoints(pose, "pose", frame_of=arr.shape[:2])
         src_kp = self.source_keypoints(arr, source_pose)
+        if self.retarget if retarget is None else retarget:
+            own = src_kp if src_kp is not None else self.own_pose(arr)
+            if own is not None:
+                kp = retarget_pose(kp, own)
         framed, fit = fit_to_frame(arr, self.size, self.size, self.config.data.fit, self.config.data.pad_value)
         kp_f = torch.from_numpy(fit.apply(kp))[None].to(self.device)
         kp_o = None if src_kp is None else torch.from_numpy(fit.apply(src_kp))[None].to(self.device)
@@ -121,19 +187,21 @@ class Reposer:
         return to_tensor(framed)[None].to(self.device), maps, kp_o, kp_f, fit
 
     @torch.no_grad()
-    def __call__(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None) -> np.ndarray:
+    def __call__(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None,
+                 retarget: bool | None = None) -> np.ndarray:
         """Render the person of ``image`` in ``pose`` -> uint8 [S, S, 3]."""
-        x, maps, kp_o, kp_f, _ = self.prepare(image, pose, source_pose)
-        return to_uint8(self.G(x, maps, kp_o, kp_f)[0])
+        x, maps, kp_o, kp_f, _ = self.prepare(image, pose, source_pose, retarget)
+        return to_uint8(self.generator_for(x, kp_o, kp_f)(x, maps, kp_o, kp_f)[0])
 
     @torch.no_grad()
-    def render_in_frame(self, image: np.ndarray, pose: np.ndarray, source_pose: PoseLike | None = None
-                        ) -> np.ndarray:
+    def render_in_frame(self, image: np.ndarray, pose: np.ndarray, source_pose: PoseLike | None = None,
+                        retarget: bool | None = None) -> np.ndarray:
         """Like ``__call__`` but the render is put back into ``image``'s own size and frame
         (the letterbox undone), as evaluation against ground truth needs."""
-        x, maps, kp_o, kp_f, fit = self.prepare(image, pose, source_pose)
+        x, maps, kp_o, kp_f, fit = self.prepare(image, pose, source_pose, retarget)
+        G = self.generator_for(x, kp_o, kp_f)
         if not (self.full_resolution and self.needs_source_pose):
-            return fit.unfit(to_uint8(self.G(x, maps, kp_o, kp_f)[0]))
+            return fit.unfit(to_uint8(G(x, maps, kp_o, kp_f)[0]))
         from poseshift.nets.warp_generator import Photo
 
         arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
@@ -146,11 +214,11 @@ class Reposer:
         photo = Photo(to_tensor(arr)[None].to(dev), torch.from_numpy(fit.invert(kp_o[0].cpu().numpy()))[None].to(dev),
                       torch.from_numpy(fit.invert(kp_f[0].cpu().numpy()))[None].to(dev),
                       torch.from_numpy(sil)[None, None].to(dev), to_tensor(scene)[None].to(dev), fit.box, S)
-        return to_uint8(self.G.render_photo(x, maps, kp_o, kp_f, sil_m, scene_m, photo)[0])
+        return to_uint8(G.render_photo(x, maps, kp_o, kp_f, sil_m, scene_m, photo)[0])
 
     @torch.no_grad()
     def render_batch(self, images: list[ImageLike], poses: list[PoseLike], source_poses: list | None = None,
-                     frame: str = "photo") -> list[np.ndarray]:
+                     frame: str = "photo", retarget: bool | None = None) -> list[np.ndarray]:
         """Many renders in one pass of G: each image in its pose, in the photo's own frame
         (``frame="photo"``) or the model's square one (``"model"``)."""
         if frame not in ("photo", "model"):
@@ -162,8 +230,8 @@ class Reposer:
         arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
         sources = source_poses or [None] * len(images)
         if frame == "photo" and self.full_resolution and self.needs_source_pose:  # per photo, at its size
-            return [self.render_in_frame(a, p, s) for a, p, s in zip(arrays, poses, sources)]
-        parts = [self.prepare(a, p, s) for a, p, s in zip(arrays, poses, sources)]
+            return [self.render_in_frame(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
+        parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
         x = torch.cat([q[0] for q in parts])
         maps = torch.cat([q[1] for q in parts])
         kp_o = None if parts[0][2] is None else torch.cat([q[2] for q in parts])
@@ -303,5 +371,9 @@ def render_pairs(reposer: Reposer, pairs: list[tuple[str, str]], data_dir: str |
     """Render each ``from`` image in the pose of ``to`` (keypoints from ``data_dir``'s
     annotations.csv) as ``out_dir/<from stem>___<to stem>.png`` in the source frame.
     Pairs whose source image or target keypoints are absent are counted, not fatal. The
-    source's own keypoints come from the annotations too (detected where absent and needed)."""
-    return _pair_renders(pairs, data_dir, out_dir, progress, reposer.render_in_frame)
+    source's own keypoints come from the annotations too (detected where absent and needed).
+    Never retargeted: a pair's target pose is its ground truth."""
+    def render(image, pose, source_pose):
+        return reposer.render_in_frame(image, pose, source_pose, retarget=False)
+
+    return _pair_renders(pairs, data_dir, out_dir, progress, render)

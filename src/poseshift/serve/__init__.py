@@ -10,9 +10,13 @@ API (every error is a 4xx with ``{"error": "..."}``, one line):
 * ``GET /api/health``: ``{"status": "ok", "model": ..., "image_size": S}``
 * ``POST /api/pose``: multipart ``image`` -> ``{"keypoints": [18 x ([x, y] | null)], "width", "height"}``
 * ``POST /api/transfer``: multipart ``image``, ``pose`` (JSON: 18 ``[x, y]`` or ``null`` in the
-  image's pixels), optional ``source_pose`` -> ``image/png`` in the photo's own frame
+  image's pixels), optional ``source_pose`` and ``retarget`` (default ``true``: the pose redrawn
+  on the photo's person, their own proportions where they stand; ``false``: as sent) ->
+  ``image/png`` in the photo's own frame
 * ``POST /api/animate``: multipart ``image``, ``motion`` (``turn`` or ``walk``), optional
-  ``frames`` and ``source_pose`` -> ``image/gif``
+  ``frames``, ``source_pose`` and ``retarget`` -> ``image/gif``; with a ``video`` file (at most
+  10 MB and 20 s, else 413) the motion is its person's, detected in every frame (every k-th
+  beyond 96 frames)
 * ``GET /api/poses``: the gallery, ``[{"name", "keypoints"}]`` with coordinates as shares of
   the width and height (0..1), to be scaled to a photo
 

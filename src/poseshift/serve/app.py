@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)  # one line per request; poseshift serve shows
 
 MAX_BYTES = 10 * 1024 * 1024  # an upload over 10 MB is refused
 MAX_PIXELS = 25_000_000  # and one over 25 megapixels
+MAX_VIDEO_SECONDS = 20.0  # a motion video longer than this is refused (413)
+MAX_VIDEO_FRAMES = 96  # a longer video is animated on every k-th frame, at its frame rate / k
 STATIC = Path(__file__).parent / "static"
 
 
@@ -72,11 +74,11 @@ def _as_json(kp: np.ndarray) -> list:
 class Service:
     """The model (loaded once), the pose detector (on first use) and the lock they run under."""
 
-    def __init__(self, checkpoint: str = "synthetic-64", device: str = "auto"):
+    def __init__(self, checkpoint: str = "synthetic-64", device: str = "auto", adapt: int = 0):
         from poseshift.transfer import Reposer
 
         self.name = str(checkpoint)
-        self.reposer = Reposer.from_checkpoint(checkpoint, device=device)
+        self.reposer = Reposer.from_checkpoint(checkpoint, device=device, adapt=adapt)
         self.lock = threading.Lock()
 
     def pose(self, image: np.ndarray) -> np.ndarray:
@@ -103,23 +105,48 @@ class Service:
                 raise RequestError(501, f"source_pose: this model needs the photo's own pose and pose detection is "
                                         f"not installed ({err}): send source_pose") from None
 
-    def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+    def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None,
+                 retarget: bool = True) -> np.ndarray:
         source = self._source(image, source)
-        with self.lock:
-            return self.reposer.render_in_frame(image, pose, source)
+        with self.lock:  # retargeting detects the photo's pose where the model did not need it
+            return self.reposer.render_in_frame(image, pose, source, retarget=retarget)
 
-    def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None) -> bytes:
-        from poseshift.animate import render_sequence, write_animation
+    def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None,
+                retarget: bool = True, video: Path | None = None) -> bytes:
+        """A GIF of the photo's person along a built-in ``motion`` of ``frames`` frames, or along the
+        motion of the ``video`` file (every frame, or every k-th over MAX_VIDEO_FRAMES)."""
+        from poseshift.animate import DEFAULT_FPS, render_sequence, write_animation
         from poseshift.motions import motion as make_motion
 
         h, w = image.shape[:2]
         source = self._source(image, source)  # also places the motion on the person
-        poses = make_motion(motion, frames, h, w, source)
+        if video is None:
+            poses, fps = make_motion(motion, frames, h, w, source), DEFAULT_FPS
+        else:
+            poses, fps = self._video_motion(video, (h, w), retarget)
         with self.lock:
-            rendered = render_sequence(self.reposer, image, poses, source)
+            rendered = render_sequence(self.reposer, image, poses, source, retarget=retarget)
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
-            path = write_animation(rendered, Path(tmp) / "animation.gif", fps=12)
+            path = write_animation(rendered, Path(tmp) / "animation.gif", fps=fps)
             return path.read_bytes()
+
+    def _video_motion(self, path: Path, photo_hw: tuple[int, int], retarget: bool) -> tuple[np.ndarray, float]:
+        from poseshift.animate import _into_photo
+        from poseshift.video import video_poses
+
+        try:
+            with self.lock:  # MediaPipe's video mode: one video at a time, as the model runs
+                got = video_poses(path, max_seconds=MAX_VIDEO_SECONDS)
+        except ValueError as err:  # the file's name is ours: the client knows it as "video"
+            reason = str(err).replace(f"{path}: ", "").replace(" (--max-seconds allows more)", "")
+            raise RequestError(413 if "limit" in reason else 422, f"video: {reason}") from None
+        except ImportError as err:
+            raise RequestError(501, f"video: reading a video is not installed ({err})") from None
+        step = -(-len(got.poses) // MAX_VIDEO_FRAMES)
+        poses = got.poses[::step]
+        if not retarget:  # the video's frame into the photo's, as a photo's pose is moved
+            poses = _into_photo(poses, got.size, photo_hw, self.reposer)
+        return poses, min(got.fps / step, 50.0)
 
 
 def gallery(size: int = 1000) -> list[dict]:
@@ -154,14 +181,15 @@ def favicon_png() -> bytes:
     return out.getvalue()
 
 
-def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: Service | None = None):
+def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: Service | None = None,
+               adapt: int = 0):
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException
 
-    svc = service or Service(checkpoint, device)
+    svc = service or Service(checkpoint, device, adapt)
     app = FastAPI(title="poseshift", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = svc
     poses = gallery()
@@ -226,7 +254,8 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         return {"keypoints": _as_json(svc.pose(arr)), "width": arr.shape[1], "height": arr.shape[0]}
 
     @app.post("/api/transfer")
-    async def transfer(image: UploadFile = File(...), pose: str = Form(...), source_pose: str | None = Form(None)):
+    async def transfer(image: UploadFile = File(...), pose: str = Form(...), source_pose: str | None = Form(None),
+                       retarget: bool = Form(True)):
         from PIL import Image
 
         arr = await _read(image, "image")
@@ -236,13 +265,15 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         if np.isnan(target).all():
             raise RequestError(422, "pose: every joint is missing")
         out = io.BytesIO()
-        Image.fromarray(svc.transfer(arr, target, source)).save(out, format="PNG")
+        Image.fromarray(svc.transfer(arr, target, source, retarget)).save(out, format="PNG")
         return Response(out.getvalue(), media_type="image/png")
 
     @app.post("/api/animate")
     async def animate(image: UploadFile = File(...), motion: str = Form("turn"), frames: int = Form(16),
-                      source_pose: str | None = Form(None)):
+                      source_pose: str | None = Form(None), retarget: bool = Form(True),
+                      video: UploadFile | None = File(None)):
         from poseshift.motions import MOTIONS
+        from poseshift.video import VIDEO_SUFFIXES
 
         if motion not in MOTIONS:
             raise RequestError(422, f"motion: choose one of {', '.join(MOTIONS)}")
@@ -251,7 +282,19 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         arr = await _read(image, "image")
         h, w = arr.shape[:2]
         source = parse_keypoints(source_pose, "source_pose", w, h) if source_pose else None
-        return Response(svc.animate(arr, motion, frames, source), media_type="image/gif")
+        if video is None:
+            return Response(svc.animate(arr, motion, frames, source, retarget), media_type="image/gif")
+        data = await video.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise RequestError(413, "video: over the 10 MB limit")
+        if not data:
+            raise RequestError(400, "video: empty upload")
+        suffix = Path(video.filename or "").suffix.lower()
+        with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
+            path = Path(tmp) / f"motion{suffix if suffix in VIDEO_SUFFIXES else '.mp4'}"
+            path.write_bytes(data)
+            gif = svc.animate(arr, motion, frames, source, retarget, video=path)
+        return Response(gif, media_type="image/gif")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -216,6 +216,7 @@ function targetJSON() { return JSON.stringify(state.target.map((p, i) => (p && !
 
 $("render").onclick = async () => {
   const form = new FormData(); form.append("image", state.file); form.append("pose", targetJSON());
+  form.append("retarget", $("retarget").checked ? "true" : "false");
   if (sourceJSON()) form.append("source_pose", sourceJSON());
   status("Rendering...");
   try {
@@ -226,6 +227,9 @@ $("render").onclick = async () => {
 
 $("animate").onclick = async () => {
   const form = new FormData(); form.append("image", state.file); form.append("motion", $("motion").value);
+  form.append("retarget", $("retarget").checked ? "true" : "false");
+  const video = $("motionvideo").files[0];
+  if (video) form.append("video", video);  // the motion of the video's person instead
   if (sourceJSON()) form.append("source_pose", sourceJSON());
   status("Animating...");
   try {
