@@ -4,7 +4,8 @@ through the command line's own entry point (``poseshift.cli.main``) in a worker 
 Kinds: keypoint files (annotation CSV, OpenPose JSON, plain JSON), images, annotation CSVs,
 pairs CSVs, split CSVs, YAML configs, ``--set`` values and checkpoints; and (``fuzzing_extra.py``)
 numbers no pixel has in every keypoint format, and weights files of the wrong network for every
-weights option. Each case is a command
+weights option; and (``fuzzing_media.py``) malformed videos for ``pose`` and ``animate``, and a
+damaged silhouette cache. Each case is a command
 line and the files it names, written into a fresh folder. Outcomes:
 
 * ``ok``: exit 0;  ``error``: exit 2 with exactly one line ``poseshift: error: ...``;
@@ -29,7 +30,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("keypoints", "image", "annotations", "pairs", "split", "yaml", "set", "checkpoint", "numbers", "weights")
+KINDS = ("keypoints", "image", "annotations", "pairs", "split", "yaml", "set", "checkpoint", "numbers", "weights",
+         "video", "cache")
 MICRO = ["model.image_size=32", "model.g_channels=8", "model.g_blocks=1", "model.d_channels=8",
          "model.phi_channels=8", "model.phi_blocks=1", "train.batch_size=4", "train.log_every=1",
          "train.sample_every=100", "train.checkpoint_every=100", "train.workers=0"]
@@ -41,6 +43,7 @@ class Case:
     what: str  # the mutation, for the report
     argv: list[str]
     names: list[str] = field(default_factory=list)  # what a good error line names (any one)
+    env: dict = field(default_factory=dict)  # environment variables set for the run (POSESHIFT_CACHE)
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -351,28 +354,45 @@ class Cases:
     def weights(self) -> Case:
         return Case("weights", *_extra().weights_case(self))
 
+    def video(self) -> Case:
+        return Case("video", *_media().video_case(self))
+
+    def cache(self) -> Case:
+        return Case("cache", *_media().cache_case(self))
+
     def make(self, kind: str) -> Case:
         return getattr(self, kind)()
 
 
-def _extra():
-    """benchmarks/fuzzing_extra.py, beside this file (imported by path: tests load this one so)."""
+def _beside(name: str):
+    """benchmarks/<name>.py, beside this file, imported by path (tests load this one so)."""
     import importlib.util
 
-    if "fuzzing_extra" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("fuzzing_extra", Path(__file__).with_name("fuzzing_extra.py"))
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        sys.modules["fuzzing_extra"] = module
-    return sys.modules["fuzzing_extra"]
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def _extra():
+    return _beside("fuzzing_extra")
+
+
+def _media():
+    return _beside("fuzzing_media")
 
 
 # ----------------------------------------------------------------------------- running
-def run_one(argv: list[str]) -> dict:
-    """``main(argv)`` in this process: the exit code and what it printed on stderr."""
+def run_one(argv: list[str], env: dict | None = None) -> dict:
+    """``main(argv)`` in this process (with ``env`` set in ``os.environ`` for the run): the exit
+    code and what it printed on stderr."""
     from poseshift.cli import main
 
     err, out = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
     try:
         with redirect_stderr(err), redirect_stdout(out):
             rc = main(argv)
@@ -380,18 +400,27 @@ def run_one(argv: list[str]) -> dict:
         rc = e.code if isinstance(e.code, int) else 1
     except BaseException as e:  # the defect being looked for
         return {"rc": None, "stderr": err.getvalue()[:4000], "exception": f"{type(e).__name__}: {e}"[:300]}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return {"rc": rc, "stderr": err.getvalue()[:4000]}
 
 
 def worker() -> None:
-    """Read case command lines (JSON, a line each) on stdin; answer each on stdout."""
+    """Read case command lines (JSON, a line each: a list, or ``{"argv": [...], "env": {...}}``) on
+    stdin; answer each on stdout."""
     import logging
 
     logging.disable(logging.WARNING)
     proto = sys.stdout
     sys.stdout = sys.stderr  # nothing but answers on the protocol stream
     for line in sys.stdin:
-        proto.write(json.dumps(run_one(json.loads(line))) + "\n")
+        msg = json.loads(line)
+        proto.write(json.dumps(run_one(msg["argv"], msg.get("env")) if isinstance(msg, dict) else run_one(msg))
+                    + "\n")
         proto.flush()
 
 
@@ -403,6 +432,8 @@ def classify(case: Case, result: dict | None, how: str = "") -> tuple[str, str]:
         return "traceback", result["exception"]
     errors = [ln for ln in result["stderr"].splitlines() if ln.startswith("poseshift: error:")]
     if result["rc"] == 0:
+        if "Traceback (most recent call last)" in result["stderr"]:  # one caught and printed: still a defect
+            return "traceback", result["stderr"][-300:]
         return "ok", ""
     if result["rc"] == 2 and len(errors) == 1 and "Traceback" not in result["stderr"]:
         line = errors[0]
@@ -426,7 +457,7 @@ class Runner:
 
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        self.proc.stdin.write(json.dumps(case.argv) + "\n")
+        self.proc.stdin.write(json.dumps({"argv": case.argv, "env": case.env} if case.env else case.argv) + "\n")
         self.proc.stdin.flush()
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)

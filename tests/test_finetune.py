@@ -29,7 +29,7 @@ def test_init_starts_a_new_run_from_the_checkpoints_networks(tmp_path):
     assert not _same(tuned.nets.G, ckpt.module_state("G_ema"))
 
 
-def test_init_from_an_export_keeps_g_and_starts_d_and_phi_afresh(tmp_path, capsys):
+def test_init_from_an_export_takes_its_g_d_and_phi(tmp_path, capsys):
     data = figures(tmp_path)
     src = tmp_path / "src"
     sets = [a for s in MICRO for a in ("--set", s)]
@@ -41,7 +41,8 @@ def test_init_from_an_export_keeps_g_and_starts_d_and_phi_afresh(tmp_path, capsy
     full, tuned = Checkpoint(src / "checkpoints" / "last.safetensors"), Trainer(
         micro_config(), data, tmp_path / "again", progress=False, init=exported)
     assert _same(tuned.nets.G, full.module_state("G"))
-    assert not _same(tuned.nets.D, full.module_state("D"))
+    # an export keeps D_I and Phi (for --adapt): a fine-tune starts from them too
+    assert _same(tuned.nets.D, full.module_state("D")) and _same(tuned.nets.Phi, full.module_state("Phi"))
     # a missing file is one clear error
     assert main(["train", "--config", "tiny", "--data", str(data), "--out", str(tmp_path / "x"),
                  "--init", str(tmp_path / "nope.safetensors"), "--quiet", *sets]) == 2

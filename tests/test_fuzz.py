@@ -34,4 +34,5 @@ def test_malformed_inputs_of_every_kind_end_in_one_named_line(tmp_path):
     finally:
         runner.close()
     assert not short, short[:5]
-    assert seen["error"] > 200  # the cases are mostly malformed: they do reach the checks
+    # the cases are mostly malformed: they do reach the checks (a damaged silhouette cache is rebuilt: ok)
+    assert seen["error"] > 0.6 * sum(seen.values())

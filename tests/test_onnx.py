@@ -28,8 +28,8 @@ def test_shipped_generator(tmp_path):
     out = export_onnx(SHIPPED, tmp_path / "g.onnx")
     assert out == tmp_path / "g.onnx" and sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "g.onnx"]
     side = json.loads((tmp_path / "g.json").read_text())
-    # the packaged model is the part-warping G (docs/results.md): besides (I, p) it takes both poses
-    assert side["g_arch"] == "warp"
+    # the packaged model is the flow G (docs/warp.md): besides (I, p) it takes both poses
+    assert side["g_arch"] == "flow"
     names = ["image", "pose_maps", "source_keypoints", "target_keypoints"]
     assert [i["name"] for i in side["inputs"]] == names
     assert side["inputs"][0]["shape"] == ["batch", 3, 64, 64] and side["inputs"][0]["range"] == [-1.0, 1.0]

@@ -229,3 +229,25 @@ def test_poseshift_serve_logs_requests_to_stderr(tmp_path):
     text = err.read_text()
     assert re.search(r"^poseshift: GET /favicon.ico 200 \d+ ms$", text, re.M), text
     assert re.search(r"^poseshift: GET /nothing-here 404 \d+ ms$", text, re.M), text
+
+
+def test_a_slow_upload_is_dropped_with_408_and_does_not_block_others(url, monkeypatch):
+    """uvicorn has no timeout on a request body: poseshift.serve's own (UPLOAD_SECONDS) answers 408."""
+    import socket
+    import time
+
+    import httpx
+
+    import poseshift.serve.app as served
+
+    monkeypatch.setattr(served, "UPLOAD_SECONDS", 1.5)
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /api/transfer HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 100000\r\n\r\n--b\r\n")
+        t0 = time.monotonic()
+        assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200  # others are answered meanwhile
+        sock.settimeout(10)
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        assert 1.0 < time.monotonic() - t0 < 8.0

@@ -22,7 +22,7 @@ def test_synth_output_trains_exports_and_drives_the_demo(tmp_path):
     small = tmp_path / "g.safetensors"
     assert main(["export", "--checkpoint", str(run / "checkpoints" / "last.safetensors"), "--out", str(small)]) == 0
     # G, and D_I and Phi for --adapt; no averaged second G, no optimiser state
-    assert small.stat().st_size < (run / "checkpoints" / "last.safetensors").stat().st_size / 2
+    assert small.stat().st_size < (run / "checkpoints" / "last.safetensors").stat().st_size * 0.6
     demo = tmp_path / "demo"
     assert main(["demo", "--out", str(demo), "--checkpoint", str(small)]) == 0
     sheet, gif = Image.open(demo / "sheet.png"), Image.open(demo / "turn.gif")

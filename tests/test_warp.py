@@ -114,6 +114,18 @@ def test_a_side_view_keeps_a_torso_at_least_half_as_wide_as_its_front_view():
     assert width(side_view(facing_right=False)) >= 0.5 * width(front)
 
 
+def test_a_missing_shoulder_keeps_the_torso_its_size():
+    kp = standing()
+    torso = PARTS.index("torso")
+    full = pose_mask(kp[None], S, S)
+    one = kp.clone()
+    one[5] = float("nan")                                   # no left shoulder
+    m = pose_mask(one[None], S, S)
+    assert m.sum() <= full.sum() * 1.05 and m[0, 0, :, 50:].max() < 0.5   # nothing reaches far out
+    masks = part_warp(textured(), one[None], one[None]).masks[0, torso]
+    assert (masks > 0.5).sum() <= (part_warp(textured(), kp[None], kp[None]).masks[0, torso] > 0.5).sum() * 1.05
+
+
 def test_hair_outside_the_head_travels_with_the_head():
     kp = standing()
     img = torch.full((1, 3, S, S), 1.0)

@@ -31,7 +31,7 @@ def warp_g() -> WarpGenerator:
 def test_the_paper_preset_keeps_the_papers_generator():
     assert load_config("paper").model.g_arch == "resnet"
     assert isinstance(build_generator(load_config("paper")), Generator)
-    assert load_config("realphoto").model.g_arch == "warp"
+    assert load_config("realphoto").model.g_arch == "flow"
 
 
 def test_shapes_and_an_untrained_g_gives_back_the_warp():

@@ -318,7 +318,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     from poseshift.checkpoint import export_generator
 
-    print(f"wrote {export_generator(ckpt, out)} (generator only)")
+    print(f"wrote {export_generator(ckpt, out)} (what inference needs: G, and D_I and Phi for --adapt)")
     return 0
 
 

@@ -28,8 +28,9 @@ class PackagedModel:
 
 MODELS = {m.name: m for m in [
     PackagedModel("synthetic-64", "synthetic-64.safetensors", 64,
-                  "synthetic clothed people (poseshift synth), 64x64, plain backgrounds; the part-warping G "
-                  "(model.g_arch warp): needs the photo's own pose (detected or --source-pose)",
+                  "synthetic clothed people (poseshift synth), 64x64, plain backgrounds; the G that corrects "
+                  "the part warp's sampling field (model.g_arch flow): needs the photo's own pose (detected or "
+                  "--source-pose)",
                   "the offline demo and trying the commands; not real photos (train one: see README)"),
 ]}
 

@@ -138,6 +138,9 @@ class SilhouetteCache:
             with os.fdopen(fd, "wb") as f:
                 Image.fromarray(np.round(mask * 255).astype(np.uint8)).save(f, format="PNG")
             os.replace(tmp, path)
+        except OSError as err:  # a full disk: the mask is used, not kept
+            Path(tmp).unlink(missing_ok=True)
+            print(f"poseshift: warning: silhouette cache {path.parent}: not written ({err})", file=sys.stderr)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -151,8 +151,8 @@ class Reposer:
         """G itself, or with ``adapt_steps``, a copy fine-tuned on this photo (model frame)."""
         if not self.adapt_steps or kp_o is None:
             return self.G
-        key = hash((x.cpu().numpy().tobytes(), kp_o.cpu().numpy().tobytes()))
-        if self._adapted is not None and self._adapted[0] == key:  # the same photo again (animate)
+        key = hash((x.cpu().numpy().tobytes(), kp_o.cpu().numpy().tobytes(), kp_f.cpu().numpy().tobytes()))
+        if self._adapted is not None and self._adapted[0] == key:  # the same photo and pose again
             return self._adapted[1]
         if self._adapter is None:
             if self.checkpoint_path is None:
@@ -176,6 +176,11 @@ class Reposer:
             raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
         kp = self.keypoints(pose, "pose", frame_of=arr.shape[:2])
         src_kp = self.source_keypoints(arr, source_pose)
+        if src_kp is None and self.adapt_steps:  # adaptation renders the photo back into its own pose
+            src_kp = self.own_pose(arr)
+            if src_kp is None:
+                raise ValueError("--adapt needs the photo's own pose and nobody was detected in it; "
+                                 "pass --source-pose FILE")
         if self.retarget if retarget is None else retarget:
             own = src_kp if src_kp is not None else self.own_pose(arr)
             if own is not None:
@@ -229,8 +234,13 @@ class Reposer:
             return []
         arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
         sources = source_poses or [None] * len(images)
-        if frame == "photo" and self.full_resolution and self.needs_source_pose:  # per photo, at its size
+        if frame == "photo" and (self.full_resolution and self.needs_source_pose or self.adapt_steps):
+            # per photo, at its size (and with G adapted to each photo)
             return [self.render_in_frame(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
+        if self.adapt_steps:
+            return [self(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
+        if len({s is None for s in sources}) > 1 and not self.needs_source_pose:
+            raise ValueError("give a source pose for every image or for none")
         parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
         x = torch.cat([q[0] for q in parts])
         maps = torch.cat([q[1] for q in parts])
@@ -287,6 +297,13 @@ class _Autocast(torch.nn.Module):
             return self.inner(*args)
         with torch.autocast(device_type=self.device_type, dtype=torch.bfloat16):
             return self.inner(*args).float()
+
+    def render_photo(self, *args):
+        """The inner G's photo-resolution render, under the same autocast as ``forward``."""
+        if not self.bf16:
+            return self.inner.render_photo(*args)
+        with torch.autocast(device_type=self.device_type, dtype=torch.bfloat16):
+            return self.inner.render_photo(*args).float()
 
     def __getattr__(self, name):
         try:

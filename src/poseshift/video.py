@@ -95,7 +95,15 @@ class Video:
         limit = int(self.max_seconds * self.fps) + 1  # frames: for a file that does not state its length
         count = 0
         shape = (self.height, self.width, 3)
-        for raw in self._reader:
+        frames = iter(self._reader)
+        while True:
+            try:
+                raw = next(frames)
+            except StopIteration:
+                break
+            except (RuntimeError, OSError) as err:  # ffmpeg failing mid-stream (a damaged file)
+                raise ValueError(f"{self.path}: frame {count + 1} could not be read "
+                                 f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
             count += 1
             if count > limit:
                 raise ValueError(f"{self.path}: over {self.max_seconds:g} s long, the limit "

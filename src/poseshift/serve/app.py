@@ -20,6 +20,7 @@ MAX_BYTES = 10 * 1024 * 1024  # an upload over 10 MB is refused
 MAX_PIXELS = 25_000_000  # and one over 25 megapixels
 MAX_VIDEO_SECONDS = 20.0  # a motion video longer than this is refused (413)
 MAX_VIDEO_FRAMES = 96  # a longer video is animated on every k-th frame, at its frame rate / k
+UPLOAD_SECONDS = 60.0  # a request body not fully received this long after its headers is dropped (408)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -187,6 +188,7 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     svc = service or Service(checkpoint, device, adapt)
@@ -251,7 +253,7 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
     @app.post("/api/pose")
     async def pose(image: UploadFile = File(...)):
         arr = await _read(image, "image")
-        return {"keypoints": _as_json(svc.pose(arr)), "width": arr.shape[1], "height": arr.shape[0]}
+        return {"keypoints": _as_json(await run_in_threadpool(svc.pose, arr)), "width": arr.shape[1], "height": arr.shape[0]}
 
     @app.post("/api/transfer")
     async def transfer(image: UploadFile = File(...), pose: str = Form(...), source_pose: str | None = Form(None),
@@ -265,7 +267,9 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         if np.isnan(target).all():
             raise RequestError(422, "pose: every joint is missing")
         out = io.BytesIO()
-        Image.fromarray(svc.transfer(arr, target, source, retarget)).save(out, format="PNG")
+        # in a worker thread: the model must not stall the event loop (other uploads, their deadlines)
+        done = await run_in_threadpool(svc.transfer, arr, target, source, retarget)
+        Image.fromarray(done).save(out, format="PNG")
         return Response(out.getvalue(), media_type="image/png")
 
     @app.post("/api/animate")
@@ -283,7 +287,8 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         h, w = arr.shape[:2]
         source = parse_keypoints(source_pose, "source_pose", w, h) if source_pose else None
         if video is None:
-            return Response(svc.animate(arr, motion, frames, source, retarget), media_type="image/gif")
+            return Response(await run_in_threadpool(svc.animate, arr, motion, frames, source, retarget),
+                            media_type="image/gif")
         data = await video.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise RequestError(413, "video: over the 10 MB limit")
@@ -293,8 +298,58 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
             path = Path(tmp) / f"motion{suffix if suffix in VIDEO_SUFFIXES else '.mp4'}"
             path.write_bytes(data)
-            gif = svc.animate(arr, motion, frames, source, retarget, video=path)
+            gif = await run_in_threadpool(functools.partial(svc.animate, video=path), arr, motion, frames, source,
+                                          retarget)
         return Response(gif, media_type="image/gif")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(_UploadDeadline)  # outermost: uvicorn itself has no timeout on a request body
     return app
+
+
+class _UploadDeadline:
+    """ASGI middleware: a request whose body has not all arrived ``UPLOAD_SECONDS`` after its headers
+    (a client sending a few bytes a second) is answered 408 and its connection closed. uvicorn's
+    ``timeout_keep_alive`` only covers the idle time between requests; h11 has no body timeout."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        import asyncio
+
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        deadline, done, started, late = loop.time() + UPLOAD_SECONDS, False, False, False
+
+        async def timed_receive():
+            nonlocal done, late
+            if done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.001, deadline - loop.time()))
+            except asyncio.TimeoutError:  # to the app, the client has gone
+                late = done = True
+                return {"type": "http.disconnect"}
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if late:  # the app's answer to the "disconnect" (a 400): the 408 below replaces it
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except Exception:
+            if not late or started:
+                raise
+        if late and not started:
+            log.info("%s %s 408: the upload took over %g s", scope.get("method"), scope.get("path"), UPLOAD_SECONDS)
+            body = json.dumps({"error": f"the upload took over {UPLOAD_SECONDS:g} s"}).encode()
+            await send({"type": "http.response.start", "status": 408,
+                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})

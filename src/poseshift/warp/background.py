@@ -48,15 +48,26 @@ def fill_background(image: torch.Tensor, person: torch.Tensor) -> torch.Tensor:
     return (image.float() * keep + filled * hole).to(image.dtype)
 
 
-def inpaint_background(image: np.ndarray, person: np.ndarray) -> np.ndarray:
+def inpaint_background(image: np.ndarray, person: np.ndarray, work_side: int = 512) -> np.ndarray:
     """uint8 [H,W,3] photo and its person mask ([H,W], bool or [0,1]) -> uint8 [H,W,3] with the
-    grown person inpainted by OpenCV (Telea) from the scene around them."""
+    grown person inpainted by OpenCV (Telea) from the scene around them. A photo larger than
+    ``work_side`` is inpainted on a copy of that size (Telea's time grows with the hole) and only
+    the hole is pasted back at full resolution."""
     import cv2
 
+    image = np.ascontiguousarray(image)
     h, w = person.shape[:2]
     k = max(1, int(round(GROW * max(h, w))))
     hole = cv2.dilate((np.asarray(person, dtype=np.float32) > 0.5).astype(np.uint8),
                       np.ones((2 * k + 1, 2 * k + 1), np.uint8))
     if not hole.any():
-        return np.ascontiguousarray(image)
-    return cv2.inpaint(np.ascontiguousarray(image), hole, max(3, k), cv2.INPAINT_TELEA)
+        return image
+    f = min(1.0, work_side / max(h, w))
+    if f == 1.0:
+        return cv2.inpaint(image, hole, max(3, k), cv2.INPAINT_TELEA)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small_hole = cv2.dilate(cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
+    small = cv2.inpaint(cv2.resize(image, size, interpolation=cv2.INTER_AREA), small_hole,
+                        max(3, round(k * f)), cv2.INPAINT_TELEA)
+    filled = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(hole[..., None].astype(bool), filled, image)

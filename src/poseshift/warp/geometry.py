@@ -31,6 +31,7 @@ HIP_DROP = 1.3       # a missing hip sits this many body units below its shoulde
 MIRROR_BELOW = 0.35  # a source limb shorter than this x its mirror's (hidden, foreshortened) uses the mirror
 STRETCH = (0.4, 2.5)  # a limb's length ratio is kept within these multiples of the body's scale ratio
 HEAD_SCALE = (0.75, 1.33)  # and the head's scale within these
+HEAD_TURN = 0.35     # radians: the most a head is turned relative to its source (about 20 degrees)
 
 
 def present(kp: torch.Tensor) -> torch.Tensor:
@@ -60,19 +61,6 @@ def with_virtual_hips(kp: torch.Tensor, ok: torch.Tensor, size: int) -> torch.Te
     return kp
 
 
-def similarity(p: torch.Tensor, q: torch.Tensor, w: torch.Tensor):
-    """Weighted least-squares similarity q ~ M p + t for point sets [B, J, 2] (weights [B, J])."""
-    ws = w.sum(-1, keepdim=True).clamp_min(1e-6)
-    pm = (w[..., None] * p).sum(1) / ws
-    qm = (w[..., None] * q).sum(1) / ws
-    pc, qc = p - pm[:, None], q - qm[:, None]
-    spread = (w * (pc ** 2).sum(-1)).sum(-1).clamp_min(1e-6)
-    a = (w * (pc * qc).sum(-1)).sum(-1) / spread
-    b = (w * (pc[..., 0] * qc[..., 1] - pc[..., 1] * qc[..., 0])).sum(-1) / spread
-    m = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
-    return m, qm - (m @ pm[..., None])[..., 0]
-
-
 def axis_map(a_t, b_t, a_s, b_s, across):
     """Target -> source map of a segment [B,2] each: along it the length ratio, across it the
     ratio ``across`` [B]; no shear and no reflection (a limb, or a torso along its spine)."""
@@ -88,11 +76,13 @@ def axis_map(a_t, b_t, a_s, b_s, across):
 
 
 def torso_width(kp: torch.Tensor) -> torch.Tensor:
-    """[B] the torso's drawn width: the shoulder width, at least TORSO_WIDTH x neck-to-hip, so a
-    side view keeps a plausible body rather than a sliver."""
-    sw = (kp[:, L_SH] - kp[:, R_SH]).norm(dim=-1)
+    """[B] the torso's drawn width: the shoulder width (none where a shoulder is missing), at least
+    TORSO_WIDTH x neck-to-hip, so a side view keeps a plausible body rather than a sliver. ``kp``
+    with NaN for missing joints (virtual hips given)."""
+    sw = (kp[:, L_SH] - kp[:, R_SH]).norm(dim=-1).nan_to_num(0.0)
     mid = (kp[:, R_HIP] + kp[:, L_HIP]) / 2
-    return torch.maximum(sw, TORSO_WIDTH * (mid - kp[:, NECK]).norm(dim=-1)).clamp_min(1.0)
+    trunk = TORSO_WIDTH * (mid - kp[:, NECK]).norm(dim=-1).nan_to_num(0.0)
+    return torch.maximum(sw, trunk).clamp_min(1.0)
 
 
 def facing(kp: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
@@ -137,7 +127,7 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
     # Torso: along the spine (neck -> mid-hip) the length ratio, across it the ratio of the torso
     # widths, each at least TORSO_WIDTH x the spine: a side view keeps a body, not a sliver.
     mid_s, mid_t = (s0[:, R_HIP] + s0[:, L_HIP]) / 2, (t0[:, R_HIP] + t0[:, L_HIP]) / 2
-    across = (torso_width(s0) / torso_width(t0)).clamp(0.25, 4.0)
+    across = (torso_width(kp_s) / torso_width(kp_t)).clamp(0.25, 4.0)
     m, t = axis_map(t0[:, NECK], mid_t, s0[:, NECK], mid_s, across)
     torso_ok = lambda ok: ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])  # noqa: E731
     mats.append(m); shifts.append(t); valid.append(torso_ok(ok_s) & torso_ok(ok_t))
@@ -165,20 +155,22 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
         valid.append(ok_t[:, ja] & ok_t[:, jb] & (own_ok | mirror_ok))
         src_part.append(torch.where(use_mirror, 1 + mirror, 1 + k))
 
-    # Head: a similarity from the neck and face joints both poses have, its scale kept within
-    # HEAD_SCALE of the body's (two joints of a back view fix a head's size poorly); with fewer
-    # than two face joints in common, no rotation, the body's scale and the joints' centroid.
-    head_j = [NECK, *FACE]
-    w = (ok_s[:, head_j] & ok_t[:, head_j]).float()
-    m, _ = similarity(t0[:, head_j], s0[:, head_j], w)
-    s_h = m[:, 0].norm(dim=-1).clamp_min(1e-6)
-    few = w[:, 1:].sum(1) < 2
-    factor = torch.where(few, scale / s_h, (s_h.clamp(HEAD_SCALE[0] * scale, HEAD_SCALE[1] * scale) / s_h))
-    m = torch.where(few[:, None, None], torch.eye(2, device=m.device) * scale[:, None, None], m * factor[:, None, None])
-    ws = w.sum(1, keepdim=True).clamp_min(1e-6)
-    cen_t, cen_s = (w[..., None] * t0[:, head_j]).sum(1) / ws, (w[..., None] * s0[:, head_j]).sum(1) / ws
+    # Head: a similarity taking the target's head centre (the mean of its face joints) to the
+    # source's; its turn is the turn of the neck-to-centre line, at most HEAD_TURN (a profile's
+    # centre sits beside the neck, a front view's above it: that is no tilt), and its scale the
+    # ratio of those lines, within HEAD_SCALE of the body's.
+    fs, ft = ok_s[:, list(FACE)].float(), ok_t[:, list(FACE)].float()
+    cen_s = (fs[..., None] * s0[:, list(FACE)]).sum(1) / fs.sum(1, keepdim=True).clamp_min(1)
+    cen_t = (ft[..., None] * t0[:, list(FACE)]).sum(1) / ft.sum(1, keepdim=True).clamp_min(1)
+    u_s, u_t = cen_s - s0[:, NECK], cen_t - t0[:, NECK]
+    turn = (torch.atan2(u_s[:, 1], u_s[:, 0]) - torch.atan2(u_t[:, 1], u_t[:, 0]) + torch.pi) % (2 * torch.pi) - torch.pi
+    turn = turn.clamp(-HEAD_TURN, HEAD_TURN)
+    s_h = (u_s.norm(dim=-1) / u_t.norm(dim=-1).clamp_min(1.0)).clamp(HEAD_SCALE[0] * scale, HEAD_SCALE[1] * scale)
+    cos, sin = torch.cos(turn) * s_h, torch.sin(turn) * s_h
+    m = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
     t = cen_s - (m @ cen_t[..., None])[..., 0]
-    mats.append(m); shifts.append(t); valid.append((w[:, 1:].sum(1) >= 1) & (w.sum(1) >= 2))
+    mats.append(m); shifts.append(t)
+    valid.append((fs.sum(1) >= 1) & (ft.sum(1) >= 1) & ok_s[:, NECK] & ok_t[:, NECK])
     src_part.append(torch.full_like(unit_s, HEAD, dtype=torch.long))
 
     mat, shift = torch.stack(mats, 1), torch.stack(shifts, 1)

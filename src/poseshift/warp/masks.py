@@ -51,7 +51,7 @@ def signed_distances(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor, px:
     big = torch.tensor(float("inf"), device=kp.device)
     mid = (kp0[:, R_HIP] + kp0[:, L_HIP]) / 2
     torso_ok = ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])
-    d = segment_distance(px, kp0[:, NECK], mid) - torso_width(kp0)[:, None] / 2
+    d = segment_distance(px, kp0[:, NECK], mid) - torso_width(kp)[:, None] / 2
     # The shoulders and hips reach past a narrow spine's width: the torso covers its quadrilateral.
     for a, b in ((R_SH, L_SH), (R_HIP, L_HIP), (R_SH, R_HIP), (L_SH, L_HIP)):
         both = (ok[:, a] & ok[:, b])[:, None]
@@ -67,11 +67,16 @@ def signed_distances(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor, px:
 
 
 def part_shares(sd: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
-    """[B,P,N] in [0,1]: 1 for each pixel's nearest part, falling off over SHARE_EDGE body units
-    for the parts just behind it (a joint's pixels belong to both its bones), 0 beyond REACH."""
+    """[B,P,N] in [0,1]: 1 for each pixel's nearest part and for every part whose core holds it,
+    falling off over SHARE_EDGE body units for the parts just behind it (a joint's pixels belong to
+    both its bones), 0 beyond REACH."""
     u = unit[:, None, None]
     nearest = sd.amin(1, keepdim=True)
     share = torch.exp(-(sd - nearest).nan_to_num(0.0, posinf=1e9) / (SHARE_EDGE * u))
+    # A part also keeps what lies inside its own core where another part is nearer (the torso
+    # behind an arm): the target's painting order decides what shows, and a part that moves
+    # away leaves the photo's own pixels behind it, not a hole.
+    share = torch.maximum(share, torch.sigmoid(-sd.clamp(max=1e9) / (SOFT * u + 0.35)))
     reach = torch.sigmoid((REACH * u - nearest.clamp(max=1e9)) / (SOFT * u + 0.35))
     return share * reach
 
