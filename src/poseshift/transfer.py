@@ -57,8 +57,8 @@ class Reposer:
     def __init__(self, generator: torch.nn.Module, config: Config, device: torch.device,
                  full_resolution: bool = True, bf16: bool = False):
         self.G = _Autocast(generator.eval().to(device), device, resolve_bf16(bf16, device, "--bf16"))
-        # A warping G's render in the photo's own frame: its blend weight and pixels upsampled,
-        # the warp redone on the full-resolution photo (False: the model-frame render, resized).
+        # A warping G's render in the photo's own frame: G.render_photo (its answers upsampled,
+        # the warp redone on the full-resolution photo); False: the model-frame render, resized.
         self.full_resolution = full_resolution
         self.config = config
         self.device = device
@@ -285,7 +285,7 @@ class Reposer:
 
 
 class _Autocast(torch.nn.Module):
-    """G, optionally under bfloat16 autocast, answering float32; its own attributes (``blend``,
+    """G, optionally under bfloat16 autocast, answering float32; its own attributes (``render_photo``,
     ``needs_source_pose``) pass through."""
 
     def __init__(self, generator: torch.nn.Module, device: torch.device, bf16: bool):

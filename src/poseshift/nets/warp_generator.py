@@ -10,7 +10,7 @@ and it answers a correction of the warp and a blending weight:
     rgb = tanh(atanh(warped) + r),   I_out = alpha * warped + (1 - alpha) * rgb,   alpha = sigmoid(a)
 
 The trunk's r output starts at zero, so an untrained G gives back the warp itself (the "warp
-only" floor, background in the source's border colour) and training moves it only where the
+only" floor, over the source's own background) and training moves it only where the
 objective (eq. 8, unchanged) asks: seams, faces a back view lacks, limbs the warp left out.
 alpha chooses, per pixel, between the raw warp and its correction. Because r and alpha are
 logits on top of the warp, inference can upsample them to a full-resolution photo and redo
