@@ -8,7 +8,10 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def running_server(checkpoint: str = "synthetic-64"):
+def running_server(checkpoint: str = "synthetic-64", transfers: list | None = None):
+    """Yields the server's address. ``transfers``, where given, receives what each
+    ``/api/transfer`` hands the model, as parsed from the request: ``{"pose": [18, 2],
+    "source_pose": [18, 2] or None}``, float32 with NaN for a missing joint."""
     import uvicorn
 
     from poseshift.serve import create_app
@@ -16,8 +19,16 @@ def running_server(checkpoint: str = "synthetic-64"):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(checkpoint, "cpu"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    app = create_app(checkpoint, "cpu")
+    if transfers is not None:
+        svc, transfer = app.state.service, app.state.service.transfer
+
+        def recorded(image, pose, source, *args, **kwargs):
+            transfers.append({"pose": pose.copy(), "source_pose": None if source is None else source.copy()})
+            return transfer(image, pose, source, *args, **kwargs)
+
+        svc.transfer = recorded  # the endpoint calls svc.transfer: this instance's attribute
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -18,7 +18,8 @@ def trained(tmp_path_factory):
     data = figures(tmp)
     run = tmp / "run"
     sets = [a for s in [*MICRO, "model.g_arch=flow"] for a in ("--set", s)]
-    assert main(["train", "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
+    assert main(["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
     return data, run / "checkpoints" / "last.safetensors"
 
 
@@ -90,7 +91,8 @@ def test_adapt_reaches_every_render_path_of_the_papers_g(tmp_path):
     data = figures(tmp_path)
     run = tmp_path / "run"
     sets = [a for s in MICRO for a in ("--set", s)]
-    assert main(["train", "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
+    assert main(["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
     ckpt = run / "checkpoints" / "last.safetensors"
     ann = read_annotations_csv(data / "annotations.csv")
     names = sorted(ann)

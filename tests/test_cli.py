@@ -12,7 +12,8 @@ def test_evaluate_renders_pairs_from_a_checkpoint_and_the_copy_baseline(tmp_path
     data = figures(tmp_path)
     run = tmp_path / "run"
     sets = [a for s in MICRO for a in ("--set", s)]
-    assert main(["train", "--data", str(data), "--out", str(run), "--max-steps", "4", "--quiet", *sets]) == 0
+    assert main(["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(run), "--max-steps", "4", "--quiet", *sets]) == 0
     report = tmp_path / "eval" / "model.json"
     assert main(["evaluate", "--pairs", str(data / "pairs.csv"), "--data", str(data), "--checkpoint",
                  str(run / "checkpoints" / "last.safetensors"), "--out", str(report),
@@ -42,9 +43,18 @@ def test_evaluate_refuses_ambiguous_sources_in_one_line(tmp_path, capsys):
 
 
 def test_train_reports_a_bad_data_folder_in_one_line(tmp_path, capsys):
-    assert main(["train", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", "--config", "tiny", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing" in err[0]
+
+
+def test_train_needs_a_config_and_says_so(tmp_path, capsys):
+    # No default: `paper` wants a GPU and VGG16 weights, the 64 px presets are CPU recipes.
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("the following arguments are required: --config")
+    assert not (tmp_path / "run").exists()
 
 
 def test_pose_command_writes_the_annotation_csv(tmp_path, shared_data):

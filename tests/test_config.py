@@ -5,16 +5,24 @@ import pytest
 from poseshift.config import ConfigError, apply_overrides, config_from_json, load_config, preset_names
 
 
-def test_presets_ship_with_the_package_and_match_the_paper():
-    assert {"paper", "tiny"} <= set(preset_names())
-    paper = load_config("paper")
-    assert paper.model.image_size == 256 and paper.model.g_blocks == 9
-    assert paper.model.psi_backbone == "vgg16" and paper.model.psi_layer == "relu2_2"
-    assert (paper.loss.lambda_pose, paper.loss.lambda_id) == (700.0, 0.3)
-    assert (paper.train.lr_g, paper.train.lr_d, paper.train.batch_size) == (2e-4, 1e-4, 12)
-    assert (paper.train.epochs, paper.train.decay_after, paper.train.pool_size) == (300, 100, 50)
+def test_presets_ship_with_the_package():
+    # The paper preset, field by field against the paper's words: tests/test_paper_preset.py.
+    assert {"paper", "realphoto", "synthetic", "tiny"} <= set(preset_names())
+    assert load_config("paper").model.image_size == 256
     tiny = load_config("tiny")
     assert tiny.model.image_size == 64 and tiny.model.psi_backbone == "efficientnet_lite0"
+
+
+def test_an_image_too_small_for_d_is_refused_in_one_line():
+    # The paper's unpadded D (26x26 at 256) needs 56 px with 3 layers; CycleGAN's padded one 32.
+    assert load_config("paper", ["model.image_size=56"]).model.d_tail_padding == 0
+    with pytest.raises(ConfigError, match=r"model.image_size=52 is too small .* at least 56\)$"):
+        load_config("paper", ["model.image_size=52"])
+    assert load_config("tiny", ["model.image_size=32"]).model.d_tail_padding == 1
+    with pytest.raises(ConfigError, match="at least 32"):
+        load_config("tiny", ["model.image_size=28"])
+    with pytest.raises(ConfigError, match="d_tail_padding must be between 0 and 1"):
+        load_config("tiny", ["model.d_tail_padding=2"])
 
 
 def test_overrides_are_typed_and_checked():

@@ -120,7 +120,8 @@ def test_train_command_with_bf16_on_a_slow_cpu_warns_and_trains(tmp_path, monkey
     _fake_cpu(monkeypatch, *SLOW)
     sets = [a for s in [*MICRO, "train.bf16=true"] for a in ("--set", s)]
     with caplog.at_level(logging.WARNING):
-        rc = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "2", "--quiet", *sets])
+        rc = main(["train", "--config", "tiny",
+                   "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "2", "--quiet", *sets])
     assert rc == 0 and (tmp_path / "run" / "checkpoints" / "last.safetensors").is_file()
     assert len([w for w in _warnings(caplog) if "train.bf16=true: using fp32" in w]) == 1
 

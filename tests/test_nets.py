@@ -25,6 +25,11 @@ def test_patchgan_output_sizes_are_the_documented_ones():
     d = PatchDiscriminator(channels=8)
     assert d(torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
     assert build_discriminator(micro_config())(torch.randn(3, 3, 64, 64)).shape == (3, 1, 6, 6)
+    # Unpadded stride-1 convolutions (the paper preset's model.d_tail_padding=0): 26x26 at 256.
+    assert patch_output_size(256, 3, 0) == 26 and patch_output_size(64, 3, 0) == 2
+    assert PatchDiscriminator(channels=8, tail_padding=0)(torch.randn(1, 3, 64, 64)).shape == (1, 1, 2, 2)
+    with pytest.raises(ValueError, match="tail_padding"):
+        PatchDiscriminator(channels=8, tail_padding=2)
 
 
 def test_paper_generator_has_nine_blocks_and_cyclegan_width():

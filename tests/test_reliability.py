@@ -19,7 +19,8 @@ SETS = [a for s in MICRO for a in ("--set", s)]
 
 
 def _train(data, run, steps, *extra):
-    return main(["train", "--data", str(data), "--out", str(run), "--max-steps", str(steps), "--quiet", *SETS,
+    return main(["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(run), "--max-steps", str(steps), "--quiet", *SETS,
                  *extra])
 
 
@@ -131,16 +132,18 @@ def test_hostile_inputs_end_in_one_line(tmp_path, capsys):
         "deep.json": ["transfer", "--checkpoint", ckpt, "--image", image, "--pose", str(deep), "--out",
                       str(tmp_path / "o.png")],
         "deep.yaml": ["train", "--config", str(deep_yaml), "--data", str(data), "--out", str(tmp_path / "r1")],
-        "psi_weights": ["train", "--data", str(data), "--out", str(tmp_path / "r2"), *SETS, "--set",
+        "psi_weights": ["train", "--config", "tiny", "--data", str(data), "--out", str(tmp_path / "r2"), *SETS, "--set",
                         "model.psi_weights=/etc/passwd", "--max-steps", "1", "--quiet"],
-        "lr_g": ["train", "--data", str(data), "--out", str(tmp_path / "r3"), "--set", "train.lr_g=[1"],
-        "tag": ["train", "--data", str(data), "--out", str(tmp_path / "r4"), "--set",
+        "lr_g": ["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(tmp_path / "r3"), "--set", "train.lr_g=[1"],
+        "tag": ["train", "--config", "tiny", "--data", str(data), "--out", str(tmp_path / "r4"), "--set",
                 "train.lr_g=!!python/object/apply:os.system [echo]"],
     }
     for key in ["train.batch_size=0", "train.log_every=0", "train.sample_every=0", "train.checkpoint_every=0",
                 "model.image_size=63", "pose.num_joints=17", "model.g_channels=0", "model.g_channels=-1",
                 "train.batch_size=-100", "model.g_channels=100000", "model.image_size=1000000000"]:
-        cases[key.split("=")[0]] = ["train", "--data", str(data), "--out", str(tmp_path / "r5"), "--set", key]
+        cases[key.split("=")[0]] = ["train", "--config", "tiny",
+                                    "--data", str(data), "--out", str(tmp_path / "r5"), "--set", key]
     for name, argv in cases.items():
         assert main(argv) == 2, name
         assert name.lower() in _one_error(capsys).lower(), name

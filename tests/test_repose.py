@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from poseshift.cli import COMMANDS, main
-from poseshift.config import load_config
+from poseshift.config import load_config, preset_names
 from poseshift.pose.keypoints_io import write_annotations_csv, write_keypoints_json, write_openpose_json
 from poseshift.transfer import Reposer
 
@@ -139,10 +139,14 @@ def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path):
                  "--batch", "2", "--quiet"]) == 0
     for i, (h, w) in enumerate(sizes):
         assert Image.open(out / f"p{i}.png").size == (w, h)
-    # One pass of G for a batch gives what one call per photo gives.
+    # One pass of G for a batch (its trunk runs once on all three) gives what one call per photo
+    # gives, each at its own size.
     reposer = Reposer.from_checkpoint("synthetic-64")
+    passes = []
+    reposer.G.inner.trunk.register_forward_hook(lambda mod, args, out: passes.append(out.shape[0]))
     paths = sorted(photos.iterdir())
     batch = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3, [sources[p.name] for p in paths])
+    assert passes == [3] and [b.shape[:2] for b in batch] == sizes
     assert all(np.abs(b.astype(int) - reposer.render_in_frame(str(p), _pose(h=50, w=40), sources[p.name])
                       .astype(int)).max() <= 1 for b, p in zip(batch, paths))
 
@@ -165,7 +169,9 @@ def test_python_m_poseshift_help_and_every_flag_has_help():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"{name} {action.option_strings or action.dest} has no help"
-    assert "(default: tiny)" in subs.choices["train"].format_help()
+    train_help = " ".join(subs.choices["train"].format_help().split())
+    assert "--config CONFIG --data" in train_help and "default: tiny" not in train_help  # required, every preset named
+    assert all(name in train_help for name in preset_names())
     assert "(default: photo)" in subs.choices["transfer"].format_help()
 
 
@@ -223,3 +229,29 @@ def test_a_source_pose_file_naming_several_photos_gives_the_photos_own_entry(tmp
     capsys.readouterr()
     assert animate("bad.gif", "--pose-name", "nobody.png") == 2
     assert "nobody.png" in capsys.readouterr().err and not (tmp_path / "bad.gif").exists()
+
+
+def test_one_photo_in_many_poses_computes_its_mask_once_and_renders_as_a_fresh_call(monkeypatch):
+    """The photo's mask, scene and source parts are kept for the photo last seen
+    (poseshift.scenes): later poses give the same render as a fresh Reposer, and an edited photo
+    is not answered from the memo."""
+    import poseshift.silhouette
+
+    calls = []
+    real = poseshift.silhouette.SilhouetteCache.__call__
+    monkeypatch.setattr(poseshift.silhouette.SilhouetteCache, "__call__",
+                        lambda self, image: calls.append(1) or real(self, image))
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 255, (60, 40, 3), dtype=np.uint8)
+    kept = Reposer.from_checkpoint("synthetic-64")
+    kept.retarget = False
+    renders = [kept.render_in_frame(photo, _pose(seed), _pose(9)) for seed in (1, 2, 3)]
+    assert len(calls) == 1
+    for seed, render in zip((1, 2, 3), renders):
+        fresh = Reposer.from_checkpoint("synthetic-64")
+        fresh.retarget = False
+        assert np.array_equal(fresh.render_in_frame(photo, _pose(seed), _pose(9)), render)
+    edited = photo.copy()
+    edited[30, 20] = 255 - edited[30, 20]
+    kept.render_in_frame(edited, _pose(1), _pose(9))
+    assert len(calls) == 5  # the three fresh Reposers and the edited photo

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from poseshift.warp import NUM_PARTS, PARTS, fill_background, part_warp, pose_mask, warp_only
+from poseshift.warp import NUM_PARTS, PARTS, fill_background, part_warp, pose_mask, source_parts, warp_only
 
 S = 64
 
@@ -191,6 +191,19 @@ def test_the_batch_is_one_call_equal_to_each_sample_alone():
         one = part_warp(img[i : i + 1], src[i : i + 1], tgt[i : i + 1])
         assert torch.allclose(batched.warped[i], one.warped[0], atol=1e-5)
         assert torch.allclose(batched.masks[i], one.masks[0], atol=1e-5)
+
+
+def test_source_parts_computed_once_give_the_same_warp_for_every_target():
+    img, src = textured(), standing()[None]
+    h, w = img.shape[2:]
+    sil = pose_mask(src, h, w) * 0.9
+    parts = source_parts(src, h, w, sil)
+    for tgt in (standing(3), side_view(), side_view(False)):
+        fresh = part_warp(img, src, tgt[None], sil)
+        reused = part_warp(img, src, tgt[None], sil, source=parts)
+        assert torch.equal(fresh.warped, reused.warped) and torch.equal(fresh.field, reused.field)
+    with pytest.raises(ValueError, match="source parts"):
+        part_warp(img[:, :, :-2], src, src, source=parts)
 
 
 def test_the_warp_passes_gradients_to_the_source_pixels():

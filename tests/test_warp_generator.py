@@ -136,7 +136,8 @@ def test_cli_transfer_takes_a_source_pose_and_evaluate_scores_warp_only(tmp_path
     data = figures(tmp_path)
     run = tmp_path / "run"
     sets = [a for s in [*MICRO, "model.g_arch=warp"] for a in ("--set", s)]
-    assert main(["train", "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
+    assert main(["train", "--config", "tiny",
+                 "--data", str(data), "--out", str(run), "--max-steps", "2", "--quiet", *sets]) == 0
     ann = read_annotations_csv(data / "annotations.csv")
     names = sorted(ann)
     write_keypoints(tmp_path / "src.json", ann[names[0]])

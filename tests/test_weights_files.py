@@ -81,7 +81,8 @@ def test_psi_weights_of_the_right_keys_but_other_shapes(tmp_path):
 def test_train_with_psi_weights_of_another_network_is_one_line(tmp_path, capsys):
     data = figures(tmp_path)
     for what, path in _other_network(tmp_path).items():
-        rc = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "1", "--quiet",
+        rc = main(["train", "--config", "tiny",
+                   "--data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "1", "--quiet",
                    *SETS, "--set", f"model.psi_weights={path}"])
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("poseshift: error:")]
         assert rc == 2 and len(err) == 1, (what, err)
@@ -170,7 +171,8 @@ def test_init_from_another_network_is_one_line(tmp_path, capsys):
     expected = {"other.safetensors": "not a poseshift checkpoint", "other.pth": "not a readable safetensors",
                 "mismatched": "G weights do not fit the network"}
     for what, want in expected.items():
-        rc = main(["train", "--data", str(data), "--out", str(tmp_path / f"run-{what}"), "--max-steps", "1",
+        rc = main(["train", "--config", "tiny",
+                   "--data", str(data), "--out", str(tmp_path / f"run-{what}"), "--max-steps", "1",
                    "--quiet", *SETS, "--init", str(files[what])])
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("poseshift: error:")]
         assert rc == 2 and len(err) == 1, (what, err)

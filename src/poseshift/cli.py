@@ -15,9 +15,9 @@ from poseshift.cli_files import image_paths as _image_paths
 from poseshift.cli_files import new_output as _new_output
 from poseshift.cli_files import pose_for_photo
 
-# Errors about the user's input or machine, not our bugs: one line, exit 2.
-# POSESHIFT_DEBUG=1 shows the traceback instead.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, ImportError, KeyError)
+# Errors about the user's input or machine, not our bugs: one line, exit 2. A KeyError or any other
+# exception is a bug of ours and keeps its traceback. POSESHIFT_DEBUG=1 shows every traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, ImportError)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -307,8 +307,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: a {fmt} export is a {want} file (its JSON is written beside it)")
     if out.resolve() == ckpt.resolve():
         raise ValueError(f"--out {out} is the checkpoint being exported")
+    size = None
+    if args.full_resolution:
+        if fmt != "onnx":
+            raise ValueError(f"--full-resolution {args.full_resolution}: only an ONNX export (.onnx) has one")
+        from poseshift.onnx_photo import parse_photo_size
+
+        size = parse_photo_size(args.full_resolution)
     _new_output(str(out), args.overwrite)
     _new_output(str(out.with_suffix(".json")), args.overwrite)
+    if size:
+        from poseshift.onnx_photo import check_photo_onnx, export_photo_onnx
+
+        export_photo_onnx(ckpt, out, *size, overwrite=args.overwrite)
+        print(f"wrote {out} and {out.with_suffix('.json')} ({size[0]}x{size[1]} photos; onnxruntime against "
+              f"Reposer.render_in_frame: max difference {check_photo_onnx(ckpt, out)} uint8 levels)")
+        return 0
     if fmt == "onnx":
         from poseshift.onnx_export import check_onnx, export_onnx
 

@@ -64,7 +64,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = _sub(sub, "train", "train G, D and Phi on a folder of images with keypoints", commands["train"])
-    t.add_argument("--config", default="tiny", help="preset name (paper, tiny, synthetic, realphoto) or a YAML file")
+    t.add_argument("--config", required=True, help="a preset: paper (the paper's settings: 256 px, VGG16 weights, "
+                                                   "a GPU), realphoto, synthetic or tiny (64 px, CPU budgets); or a "
+                                                   "YAML file (docs/configuration.md)")
     t.add_argument("--data", required=True, help="folder with images/ and annotations.csv (split.csv optional), "
                                                  "or a published DeepFashion or Market-1501 layout (see poseshift data)")
     t.add_argument("--out", required=True, help="run folder for checkpoints, samples and log.jsonl")
@@ -204,6 +206,10 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=["safetensors", "onnx"],
                     help="onnx: G as an ONNX graph, its inputs described in OUT.json, checked with onnxruntime "
                          "(default: from --out's extension)")
+    ex.add_argument("--full-resolution", metavar="HxW",
+                    help="ONNX only: instead of G at the model's frame, what `poseshift transfer` renders for "
+                         "photos of this size (e.g. 256x176): letterbox, G and the warp at the photo's resolution "
+                         "in one graph; the person's mask and scene are inputs (docs/inference.md)")
     ex.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     pl = _sub(sub, "plot", "plot a run's loss curves from log.jsonl", commands["plot"])

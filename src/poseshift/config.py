@@ -4,14 +4,16 @@ The tree is saved as JSON inside every checkpoint and rebuilt from it on load, s
 checkpoint always knows the networks it holds (nanoGPT's GPTConfig habit). Overrides
 are dotted ``section.field=value`` strings checked against the dataclass fields.
 
-Where the paper (sections 4-5) is silent, the default below is our reading and the
-comment says which equation it belongs to; see also ../shared/DESIGN.md section 2.
+The defaults below are what a field means where a file or an older checkpoint leaves it out,
+and their comments say which equation each belongs to. They are not the paper's settings:
+those are ``presets/paper.yaml``, which names every field, each marked as the paper's (with
+its section or equation) or ours; docs/configuration.md lists every departure from the paper.
+Choices, bounds and rules between fields: :mod:`poseshift.config_rules`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -19,9 +21,7 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration file, preset name or override that cannot be used."""
+from poseshift.config_rules import ConfigError, check_config, coerce
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,13 @@ class ModelConfig:
     # body's region grown by this share of the image side (poseshift.warp.target_region), the
     # warp itself (the source's border colour) outside it; 0 = everywhere (G paints the background).
     warp_region: float = 0.0
-    # D: the 70x70 PatchGAN (30x30 output at 256; the paper quotes 26x26).
+    # D: the 70x70 PatchGAN of pix2pix [6] (section 4.2), d_layers stride-2 convolutions then two
+    # stride-1 ones padded by d_tail_padding: 1 = CycleGAN's, 30x30 output at 256 (every preset
+    # but paper, and older checkpoints); 0 = the paper's 26x26 at 256 (Y_1, section 4.2). The same
+    # weights and 70x70 receptive field either way; 0 has two fewer rings of patches at the border.
     d_channels: int = 64
     d_layers: int = 3
+    d_tail_padding: int = 1
     # Phi: the same ResNet trunk as G, image -> 18 belief maps, no tanh.
     phi_channels: int = 64
     phi_blocks: int = 9
@@ -73,9 +77,9 @@ class LossConfig:
     # Weight of the two adversarial terms L_I in eq. (8): 1 in the paper.
     lambda_adv: float = 1.0
     lambda_id: float = 0.3  # lambda_Id, eq. (8), section 5
-    # lambda in eq. (7) (style weight) is not given by the paper. The patch-style
+    # lambda in eq. (7) (style weight) is not given by the paper: ours. The patch-style
     # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
-    # smaller than the content term; the default is measured in the README ("λ (style weight)").
+    # smaller than the content term; docs/results.md ("λ (style weight)") says why 1000.
     lambda_style: float = 1000.0
     # Not in the paper: a third term in eq. (7), L_Id += lambda_colour x the patch-style
     # term of eq. (6) taken on the pixels (losses.patch_colour_loss): each joint's colour
@@ -196,101 +200,6 @@ _SECTION_TYPES = {
     "pose": PoseConfig, "model": ModelConfig, "loss": LossConfig,
     "train": TrainConfig, "data": DataConfig,
 }
-_CHOICES = {
-    ("loss", "identity"): ("content_style", "l1"),
-    ("loss", "pose_reduction"): ("mean", "sum"),
-    ("model", "norm"): ("instance", "batch"),
-    ("model", "g_upsample"): ("deconv", "resize"),
-    ("model", "g_arch"): ("resnet", "warp", "flow"),
-    ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0", "inception_fid"),
-    ("train", "device"): ("auto", "cpu", "cuda", "mps"),
-    ("train", "mode"): ("unsupervised", "supervised"),
-    ("train", "schedule"): ("epochs", "budget"),
-    ("data", "fit"): ("pad", "resize"),
-}
-# Plausible bounds, checked when a config is read (a file, --set, or a checkpoint's own), so
-# that nothing is built from a value that cannot work: a zero interval, a network that would
-# need terabytes, a weight that overflows. (lo, hi), inclusive; floats must also be finite.
-_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
-    ("pose", "num_joints"): (18, 18),  # COCO-18 (section 4.1), the only skeleton supported
-    ("pose", "sigma_frac"): (1e-4, 1.0),
-    ("model", "image_size"): (16, 512),  # the field trains at 256 (DeepFashion) and 512 at most
-    ("model", "g_channels"): (1, 512), ("model", "g_blocks"): (0, 64), ("model", "warp_region"): (0.0, 0.5),
-    ("model", "d_channels"): (1, 512), ("model", "d_layers"): (1, 6),
-    ("model", "phi_channels"): (1, 512), ("model", "phi_blocks"): (0, 64),
-    ("loss", "lambda_pose"): (0, 1e6), ("loss", "lambda_adv"): (0, 1e6), ("loss", "lambda_id"): (0, 1e6),
-    ("loss", "lambda_style"): (0, 1e8), ("loss", "lambda_colour"): (0, 1e8), ("loss", "lambda_l1"): (0, 1e6),
-    ("loss", "cycle_noise_std"): (0, 10), ("loss", "cycle_grad_scale"): (0, 10),
-    ("loss", "patch_sigma_scale"): (1e-3, 10),
-    ("train", "batch_size"): (1, 65536),
-    ("train", "lr_g"): (0, 1), ("train", "lr_d"): (0, 1), ("train", "lr_phi"): (0, 1),
-    ("train", "beta1"): (0, 0.9999), ("train", "beta2"): (0, 0.999999),
-    ("train", "epochs"): (1, 10**6), ("train", "decay_after"): (0, 10**6),
-    ("train", "pool_size"): (0, 10**5), ("train", "seed"): (0, 2**32 - 1),
-    ("train", "workers"): (0, 256), ("train", "prefetch"): (1, 256),
-    ("train", "log_every"): (1, 10**9), ("train", "sample_every"): (1, 10**9),
-    ("train", "checkpoint_every"): (1, 10**9), ("train", "max_steps"): (0, 10**12),
-    ("train", "phi_warmup_steps"): (0, 10**12), ("train", "g_ema_decay"): (0, 0.999999),
-    ("data", "pad_value"): (0, 255),
-}
-_MAX_TEXT = 4096  # characters of a string field (a path at most)
-
-
-def _check_bounds(section: str, name: str, value: Any, source: str) -> None:
-    bounds = _BOUNDS.get((section, name))
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{source}: {section}.{name} must be finite, got {value!r}")
-    if bounds is None:
-        return
-    lo, hi = bounds
-    if not lo <= value <= hi:
-        want = f"{lo}" if lo == hi else f"between {lo} and {hi}"
-        raise ConfigError(f"{source}: {section}.{name} must be {want}, got {value!r}")
-
-
-def _check_config(cfg: "Config", source: str) -> None:
-    """Rules between fields, checked before anything is built."""
-    size = cfg.model.image_size
-    if size % 4:
-        raise ConfigError(f"{source}: model.image_size must be a multiple of 4 (G halves it twice), got {size}")
-    if size < 2 ** (cfg.model.d_layers + 2):
-        raise ConfigError(f"{source}: model.image_size={size} is too small for model.d_layers="
-                          f"{cfg.model.d_layers} (D needs at least {2 ** (cfg.model.d_layers + 2)})")
-    if cfg.train.decay_after > cfg.train.epochs:
-        raise ConfigError(f"{source}: train.decay_after={cfg.train.decay_after} is past "
-                          f"train.epochs={cfg.train.epochs}")
-
-
-def _coerce(section: str, name: str, value: Any, source: str) -> Any:
-    want = type(getattr(_SECTION_TYPES[section](), name))
-    try:
-        if want is bool and isinstance(value, str):
-            low = value.strip().lower()
-            if low not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            value = low in ("true", "1", "yes")
-        elif want is bool:
-            value = bool(value)
-        elif want is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        elif want is str:
-            if isinstance(value, (dict, list)) or len(str(value)) > _MAX_TEXT:
-                raise ValueError(value)
-            value = str(value)
-        elif isinstance(value, (dict, list)):
-            raise ValueError(value)
-        else:
-            value = want(value)
-    except (TypeError, ValueError, OverflowError):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        raise ConfigError(f"{source}: {section}.{name} must be {want.__name__}, got {shown}") from None
-    _check_bounds(section, name, value, source)
-    choices = _CHOICES.get((section, name))
-    if choices and value not in choices:
-        raise ConfigError(f"{source}: {section}.{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
 # Fields that existed once: still read from old checkpoints and files, then ignored.
 RETIRED_FIELDS = {("train", "num_workers")}
 # Fields replaced by another: old name -> (new name, value converter).
@@ -318,10 +227,10 @@ def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
                 value = convert(value)
             if name not in known:
                 raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
-            kwargs[name] = _coerce(sec, name, value, source)
+            kwargs[name] = coerce(type(getattr(_SECTION_TYPES[sec](), name)), sec, name, value, source)
         sections[sec] = _SECTION_TYPES[sec](**kwargs)
     cfg = Config(**sections)
-    _check_config(cfg, source)
+    check_config(cfg, source)
     return cfg
 
 

@@ -43,6 +43,7 @@ from poseshift.images import IMAGE_SUFFIXES, read_image, to_tensor, to_uint8
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
 from poseshift.pose.retarget import retarget as retarget_pose
+from poseshift.scenes import PhotoScenes
 from poseshift.devices import resolve_bf16, select_device
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ class Reposer:
         self.sigma = sigma_pixels(self.size, config.pose.sigma_frac)
         self.needs_source_pose = bool(getattr(generator, "needs_source_pose", False))
         self._detector = None
-        self._silhouettes = None
-        self._scene_memo = None
+        # The last photo's mask, scene and source parts at its resolution (poseshift.scenes).
+        self._scenes = PhotoScenes(self.size, config.data.fit, config.data.pad_value, device)
         self.retarget = True  # target poses redrawn on the photo's person (a call's retarget= overrides)
         self._own_memo = None  # (pixel key, detected pose or None) of the last photo retargeted onto
         # --adapt STEPS: G fine-tuned on each photo before it is rendered (poseshift.adapt); needs
@@ -203,23 +204,28 @@ class Reposer:
                         retarget: bool | None = None) -> np.ndarray:
         """Like ``__call__`` but the render is put back into ``image``'s own size and frame
         (the letterbox undone), as evaluation against ground truth needs."""
+        if self.full_resolution and self.needs_source_pose:
+            return self._photo_renders([image], [pose], [source_pose], retarget)[0]
         x, maps, kp_o, kp_f, fit = self.prepare(image, pose, source_pose, retarget)
-        G = self.generator_for(x, kp_o, kp_f)
-        if not (self.full_resolution and self.needs_source_pose):
-            return fit.unfit(to_uint8(G(x, maps, kp_o, kp_f)[0]))
-        from poseshift.nets.warp_generator import Photo
+        return fit.unfit(to_uint8(self.generator_for(x, kp_o, kp_f)(x, maps, kp_o, kp_f)[0]))
 
-        arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
-        sil, scene = self.scene(arr)
-        S, mode, dev = self.size, self.config.data.fit, self.device
-        sil_m = fit_to_frame(np.repeat(np.round(sil * 255).astype(np.uint8)[..., None], 3, 2), S, S, mode, 0)[0]
-        sil_m = torch.from_numpy(sil_m[..., 0].astype(np.float32) / 255)[None, None].to(dev)
-        scene_m = to_tensor(fit_to_frame(scene, S, S, mode, self.config.data.pad_value)[0])[None].to(dev)
-        h, w = arr.shape[:2]
-        photo = Photo(to_tensor(arr)[None].to(dev), torch.from_numpy(fit.invert(kp_o[0].cpu().numpy()))[None].to(dev),
-                      torch.from_numpy(fit.invert(kp_f[0].cpu().numpy()))[None].to(dev),
-                      torch.from_numpy(sil)[None, None].to(dev), to_tensor(scene)[None].to(dev), fit.box, S)
-        return to_uint8(G.render_photo(x, maps, kp_o, kp_f, sil_m, scene_m, photo)[0])
+    def _photo_renders(self, images, poses, sources, retarget) -> list[np.ndarray]:
+        """A warping G's renders at each photo's own resolution: G once on the batch (once per
+        photo with --adapt), the warp on each full-resolution photo (its mask, scene and source
+        parts kept for the photo last seen: poseshift.scenes)."""
+        arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
+        parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
+        groups = [[i] for i in range(len(parts))] if self.adapt_steps else [list(range(len(parts)))]
+        renders: list = [None] * len(parts)
+        for group in groups:
+            x, maps, kp_o, kp_f = (torch.cat([parts[i][k] for i in group]) for k in range(4))
+            inputs = [self._scenes.photo(arrays[i], parts[i][4], parts[i][2], parts[i][3]) for i in group]
+            sil_m, scene_m = torch.cat([q[0] for q in inputs]), torch.cat([q[1] for q in inputs])
+            G = self.generator_for(x, kp_o, kp_f)
+            outs = G.render_photos(x, maps, kp_o, kp_f, sil_m, scene_m, [q[2] for q in inputs])
+            for i, out in zip(group, outs):
+                renders[i] = to_uint8(out[0])
+        return renders
 
     @torch.no_grad()
     def render_batch(self, images: list[ImageLike], poses: list[PoseLike], source_poses: list | None = None,
@@ -234,11 +240,11 @@ class Reposer:
             return []
         arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
         sources = source_poses or [None] * len(images)
-        if frame == "photo" and (self.full_resolution and self.needs_source_pose or self.adapt_steps):
-            # per photo, at its size (and with G adapted to each photo)
-            return [self.render_in_frame(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
-        if self.adapt_steps:
-            return [self(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
+        if frame == "photo" and self.full_resolution and self.needs_source_pose:
+            return self._photo_renders(arrays, poses, sources, retarget)
+        if self.adapt_steps:  # G adapted to each photo: one photo a pass
+            return [self.render_in_frame(a, p, s, retarget) if frame == "photo" else self(a, p, s, retarget)
+                    for a, p, s in zip(arrays, poses, sources)]
         if len({s is None for s in sources}) > 1 and not self.needs_source_pose:
             raise ValueError("give a source pose for every image or for none")
         parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
@@ -262,23 +268,10 @@ class Reposer:
     def scene(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The photo's person mask (float32 [H, W], poseshift.silhouette, cached by content) and
         its scene with the person inpainted (uint8 [H, W, 3]), at the photo's own resolution."""
-        from poseshift.silhouette import SilhouetteCache, pixel_key
-        from poseshift.warp import inpaint_background
-
-        key = pixel_key(image)
-        if self._scene_memo is not None and self._scene_memo[0] == key:  # the same photo again (animate)
-            return self._scene_memo[1], self._scene_memo[2]
-        if self._silhouettes is None:
-            self._silhouettes = SilhouetteCache()
-        sil = self._silhouettes(image)
-        scene = inpaint_background(image, sil)
-        self._scene_memo = (key, sil, scene)
-        return sil, scene
+        return self._scenes.scene(image)
 
     def close(self) -> None:
-        if self._silhouettes is not None:
-            self._silhouettes.close()
-            self._silhouettes = None
+        self._scenes.close()
         if self._detector is not None:
             self._detector.close()
             self._detector = None
@@ -300,10 +293,14 @@ class _Autocast(torch.nn.Module):
 
     def render_photo(self, *args):
         """The inner G's photo-resolution render, under the same autocast as ``forward``."""
+        return self.render_photos(*args[:-1], [args[-1]])[0]
+
+    def render_photos(self, *args):
+        """The inner G's photo-resolution renders of a batch, under the same autocast as ``forward``."""
         if not self.bf16:
-            return self.inner.render_photo(*args)
+            return self.inner.render_photos(*args)
         with torch.autocast(device_type=self.device_type, dtype=torch.bfloat16):
-            return self.inner.render_photo(*args).float()
+            return [r.float() for r in self.inner.render_photos(*args)]
 
     def __getattr__(self, name):
         try:

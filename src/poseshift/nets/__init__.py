@@ -26,7 +26,8 @@ def build_generator(cfg: Config) -> Generator | WarpGenerator:
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    return PatchDiscriminator(cfg.model.d_channels, cfg.model.d_layers, cfg.model.norm)
+    m = cfg.model
+    return PatchDiscriminator(m.d_channels, m.d_layers, m.norm, m.d_tail_padding)
 
 
 def build_pose_regressor(cfg: Config) -> PoseRegressor:

@@ -76,9 +76,17 @@ class FlowGenerator(nn.Module):
         warp, d, a, r = self.answers(image, maps, kp_src, kp_tgt)
         return flow_answer(image, warp, d, a, r)
 
-    def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
-        """The render at the photo's own resolution (see the module's docstring)."""
+    def render_photos(self, x, maps, kp_src, kp_tgt, silhouette, background, photos: list[Photo]
+                      ) -> list[torch.Tensor]:
+        """Each of a batch's renders [1,3,H,W] at its photo's own resolution (see the module's
+        docstring): G runs once on the batch, the warp once on each photo."""
         _, d, a, r = self.answers(x, maps, kp_src, kp_tgt, silhouette, background)
-        warp = part_warp(photo.image, photo.kp_src, photo.kp_tgt, photo.silhouette, photo.background)
-        up = photo.upsample(torch.cat([a, r], 1))
-        return flow_answer(photo.image, warp, photo.displacement(d), up[:, :1], up[:, 1:])
+        renders = []
+        for i, photo in enumerate(photos):
+            up = photo.upsample(torch.cat([a[i:i + 1], r[i:i + 1]], 1))
+            renders.append(flow_answer(photo.image, photo.warp(), photo.displacement(d[i:i + 1]), up[:, :1], up[:, 1:]))
+        return renders
+
+    def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
+        """The render at the photo's own resolution, for a batch of one."""
+        return self.render_photos(x, maps, kp_src, kp_tgt, silhouette, background, [photo])[0]

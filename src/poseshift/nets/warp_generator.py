@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from poseshift.nets.resnet import ResnetTrunk
-from poseshift.warp import NUM_PARTS, part_warp, target_region, warp_only
+from poseshift.warp import NUM_PARTS, part_warp, target_region
 
 # atanh is taken of the warp clipped to +-CLIP (white, 1.0, would be infinite).
 CLIP = 0.999
@@ -81,23 +81,37 @@ class WarpGenerator(nn.Module):
             r = r * target_region(kp_tgt, image.shape[2], image.shape[3], self.region).to(r.dtype)
         return torch.sigmoid(out[:, 3:4]), r, warp.warped
 
-    def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
-        """The render at the photo's own resolution: alpha and r from the model's frame, cropped to
-        the photo's box and upsampled; the warp redone on the full-resolution photo."""
+    def render_photos(self, x, maps, kp_src, kp_tgt, silhouette, background, photos: list[Photo]
+                      ) -> list[torch.Tensor]:
+        """Each of a batch's renders [1,3,H,W] at its photo's own resolution: alpha and r from the
+        model's frame (G once on the batch), cropped to each photo's box and upsampled; the warp
+        redone on each full-resolution photo."""
         alpha, r, _ = self.blend(x, maps, kp_src, kp_tgt, silhouette, background)
-        up = photo.upsample(torch.cat([alpha, r], 1))
-        warped = warp_only(photo.image, photo.kp_src, photo.kp_tgt, photo.silhouette, photo.background)
-        return correct(warped, up[:, :1], up[:, 1:])
+        renders = []
+        for i, photo in enumerate(photos):
+            up = photo.upsample(torch.cat([alpha[i:i + 1], r[i:i + 1]], 1))
+            renders.append(correct(photo.warp().warped, up[:, :1], up[:, 1:]))
+        return renders
+
+    def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
+        """The render at the photo's own resolution, for a batch of one."""
+        return self.render_photos(x, maps, kp_src, kp_tgt, silhouette, background, [photo])[0]
 
 
 class Photo:
     """A source photo at its own resolution for a warping generator's ``render_photo``: image
     [1,3,H,W] in [-1,1], both poses [1,18,2] in its pixels, its person mask [1,1,H,W] and scene
-    [1,3,H,W], and ``box`` (x, y, w, h), where it sits in the model's S x S frame."""
+    [1,3,H,W], and ``box`` (x, y, w, h), where it sits in the model's S x S frame; ``source``: the
+    warp's source parts at its resolution when computed before (poseshift.warp.source_parts)."""
 
-    def __init__(self, image, kp_src, kp_tgt, silhouette, background, box, size: int):
+    def __init__(self, image, kp_src, kp_tgt, silhouette, background, box, size: int, source=None):
         self.image, self.kp_src, self.kp_tgt = image, kp_src, kp_tgt
         self.silhouette, self.background, self.box, self.size = silhouette, background, box, size
+        self.source = source
+
+    def warp(self):
+        """The warp redone on the full-resolution photo (poseshift.warp.part_warp)."""
+        return part_warp(self.image, self.kp_src, self.kp_tgt, self.silhouette, self.background, self.source)
 
     def upsample(self, maps: torch.Tensor) -> torch.Tensor:
         """[1,C,S,S] in the model's frame -> [1,C,H,W] over the photo (its box, bilinear)."""

@@ -35,7 +35,7 @@ from poseshift.warp.geometry import (L_HIP, L_SH, NUM_PARTS, PARTS, R_HIP, R_SH,
                                      part_transforms, present, with_virtual_hips)
 from poseshift.warp.masks import part_shares, pixel_grid, pose_silhouette, signed_distances
 
-__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "part_warp", "warp_only", "border_colour", "fill_background",
+__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only", "border_colour", "fill_background",
            "inpaint_background", "target_region", "pose_mask", "compose"]
 
 
@@ -76,36 +76,67 @@ def _check(image, kp_src, kp_tgt, silhouette, background):
         raise ValueError(f"part_warp expects a background {list(image.shape)}, got {list(background.shape)}")
 
 
+@dataclass
+class SourceParts:
+    """What the warp needs of the source alone, at one resolution: each part's share of every
+    pixel (``shares`` [B,P,N], before a hidden limb takes its mirror's) and the person mask
+    (``sil`` [B,N]). It depends on the source photo and pose only, so a render of one photo in many
+    poses (animate, the web page) computes it once (``source_parts``)."""
+
+    shares: torch.Tensor
+    sil: torch.Tensor
+    size: tuple[int, int]
+
+
+def _poses(kp: torch.Tensor, dev, size: int):
+    kp = kp.to(dev, torch.float32)
+    ok = present(kp)
+    return with_virtual_hips(kp, ok, size), _with_hips(ok)
+
+
+def source_parts(kp_src: torch.Tensor, h: int, w: int, silhouette: torch.Tensor | None = None) -> SourceParts:
+    """The source's part shares and person mask in an H x W frame (see SourceParts)."""
+    dev, b = kp_src.device, kp_src.shape[0]
+    kp_s, ok_s = _poses(kp_src, dev, max(h, w))
+    unit_s = body_unit(kp_s, max(h, w))
+    sd = signed_distances(kp_s, ok_s, unit_s, pixel_grid(h, w, dev))           # [B,P,N]
+    sil = pose_silhouette(sd, unit_s) if silhouette is None else silhouette.to(dev, torch.float32).reshape(b, -1)
+    return SourceParts(part_shares(sd, unit_s), sil, (h, w))
+
+
 def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
-              silhouette: torch.Tensor | None = None, background: torch.Tensor | None = None) -> WarpResult:
+              silhouette: torch.Tensor | None = None, background: torch.Tensor | None = None,
+              source: SourceParts | None = None) -> WarpResult:
     """Warp ``image`` [B,3,H,W] (pose ``kp_src`` [B,18,2]) part by part into pose ``kp_tgt``.
 
     ``silhouette`` [B,1,H,W] in [0,1]: the source's person mask (drawn from the pose when None).
     ``background`` [B,3,H,W]: the source's scene without the person (filled from the image around
     the silhouette when None). Both poses are in ``image``'s pixel frame, NaN for a missing joint.
-    Differentiable in ``image`` (the transforms come from keypoints and carry no gradient)."""
+    ``source``: ``source_parts(kp_src, H, W, silhouette)`` computed before (the same answer, faster
+    for one photo in many poses). Differentiable in ``image`` (the transforms come from keypoints
+    and carry no gradient)."""
     _check(image, kp_src, kp_tgt, silhouette, background)
     b, _, h, w = image.shape
     dev, size = image.device, max(h, w)
-    kp_s, kp_t = kp_src.to(dev, torch.float32), kp_tgt.to(dev, torch.float32)
-    ok_s, ok_t = present(kp_s), present(kp_t)
-    kp_s, kp_t = with_virtual_hips(kp_s, ok_s, size), with_virtual_hips(kp_t, ok_t, size)
-    ok_s, ok_t = _with_hips(ok_s), _with_hips(ok_t)
+    kp_s, ok_s = _poses(kp_src, dev, size)
+    kp_t, ok_t = _poses(kp_tgt, dev, size)
     mat, shift, valid, src_part = part_transforms(kp_s, kp_t, ok_s, ok_t, size)
+    if source is None:
+        source = source_parts(kp_src.to(dev), h, w, silhouette)
+    elif source.size != (h, w) or source.shares.shape[0] != b:
+        raise ValueError(f"part_warp: source parts for {source.shares.shape[0]} x {source.size}, "
+                         f"the image is {b} x {(h, w)}")
+    sil, rows = source.sil, torch.arange(b, device=dev)[:, None]
+    shares = source.shares[rows, src_part]                                     # hidden limb: its mirror's
 
     px = pixel_grid(h, w, dev)                                                 # [N, 2]
-    unit_s = body_unit(kp_s, size)
-    sd = signed_distances(kp_s, ok_s, unit_s, px)                              # [B,P,N]
-    sil = pose_silhouette(sd, unit_s) if silhouette is None else silhouette.to(dev, torch.float32).reshape(b, -1)
-    shares = part_shares(sd, unit_s)                                           # source [B,P,N]
-    shares = shares.gather(1, src_part[..., None].expand(-1, -1, shares.shape[-1]))  # hidden limb: its mirror's
-
     src = torch.einsum("bprc,nc->bpnr", mat, px) + shift[:, :, None]            # [B,P,N,2]
     norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=dev)
     grid = (src * norm - 1).reshape(b * NUM_PARTS, h, w, 2)
-    stack = torch.cat([shares.reshape(b * NUM_PARTS, 1, h, w), sil.reshape(b, 1, h, w).repeat_interleave(NUM_PARTS, 0)], 1)
-    sampled = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    sampled = sampled.reshape(b, NUM_PARTS, 2, h, w)
+    stack = torch.empty(b, NUM_PARTS, 2, h * w, device=dev)
+    stack[:, :, 0], stack[:, :, 1] = shares, sil[:, None]
+    sampled = F.grid_sample(stack.view(b * NUM_PARTS, 2, h, w), grid, mode="bilinear", padding_mode="zeros",
+                            align_corners=True).reshape(b, NUM_PARTS, 2, h, w)
     share, carried = sampled[:, :, 0] * valid[..., None, None].float(), sampled[:, :, 1]
     # A part hides what is behind it where it brings the person's pixels (half-opaque already hides).
     masks = share * (2 * carried).clamp(max=1)
@@ -115,21 +146,18 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     # Painted front to back: each part shows where no part in front of it hides it. One sampling
     # field: each pixel samples the source where the part that shows most puts it; how much of
     # the person is there is the silhouette the showing parts carry.
-    order = depth_order(kp_t, body_unit(kp_t, size)).argsort(1, descending=True)
-    rows = torch.arange(b, device=dev)
-    through = torch.ones(b, 1, h, w, device=dev)
-    person = torch.zeros(b, 1, h, w, device=dev)
-    field = (px * norm - 1).reshape(1, h, w, 2).expand(b, h, w, 2)   # the identity where no part lands
-    best = torch.zeros(b, 1, h, w, device=dev)
-    grid = grid.reshape(b, NUM_PARTS, h, w, 2)
-    for i in range(NUM_PARTS):
-        k = order[:, i]
-        mk = masks[rows, k][:, None]
-        shows = mk * through
-        person = person + shows * carried[rows, k][:, None]
-        field = torch.where((shows > best)[:, 0, ..., None], grid[rows, k], field)
-        best = torch.maximum(best, shows)
-        through = through * (1 - mk)
+    order = depth_order(kp_t, body_unit(kp_t, size)).argsort(1, descending=True)     # [B,P] front first
+    m_o, carried_o = masks[rows, order], carried[rows, order]                  # [B,P,H,W]
+    shows, through = torch.empty_like(m_o), torch.ones_like(m_o[:, :1])
+    for i in range(NUM_PARTS):                                                 # what shows past parts 0..i-1
+        shows[:, i:i + 1] = m_o[:, i:i + 1] * through
+        through = through * (1 - m_o[:, i:i + 1])
+    person = (shows * carried_o).sum(1, keepdim=True)
+    best, first = shows.max(1)                                                 # the first part that shows most
+    part = order.gather(1, first.view(b, -1)).view(b, 1, h, w, 1).expand(b, 1, h, w, 2)
+    picked = grid.reshape(b, NUM_PARTS, h, w, 2).gather(1, part)[:, 0]
+    identity = (px * norm - 1).reshape(1, h, w, 2)                           # where no part lands
+    field = torch.where((best > 0)[..., None], picked, identity)
     # The carried silhouette of the parts that show, as a mean over them (so a soft edge stays as
     # soft as the photo's; the floor keeps a faint part's few pixels from being blown up).
     reach = share.amax(1, keepdim=True)

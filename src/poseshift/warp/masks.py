@@ -26,11 +26,14 @@ def pixel_grid(h: int, w: int, device) -> torch.Tensor:
 
 
 def segment_distance(px: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """px [N,2], a b [B,2] -> [B,N] distance of every pixel to segment ab."""
+    """px [N,2], a b [B,...,2] -> [B,...,N] distance of every pixel to each segment ab (any number
+    of segments at once; x and y kept apart, so no [B,...,N,2] tensor is built)."""
     ab = b - a
-    t = ((px[None] - a[:, None]) * ab[:, None]).sum(-1) / (ab ** 2).sum(-1, keepdim=True).clamp_min(1e-6)
-    closest = a[:, None] + t.clamp(0, 1)[..., None] * ab[:, None]
-    return (px[None] - closest).norm(dim=-1)
+    inv = 1.0 / (ab ** 2).sum(-1, keepdim=True).clamp_min(1e-6)
+    dx = px[:, 0] - a[..., :1]                                                   # [B,...,N]
+    dy = px[:, 1] - a[..., 1:]
+    t = ((dx * ab[..., :1] + dy * ab[..., 1:]) * inv).clamp_(0, 1)
+    return torch.hypot(dx - t * ab[..., :1], dy - t * ab[..., 1:])
 
 
 def head_circle(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor):
@@ -45,23 +48,33 @@ def head_circle(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor):
     return centre, radius
 
 
+# The torso's core: the spine, widened by the quadrilateral's four edges (shoulders, hips, sides).
+_TORSO_EDGES = ((R_SH, L_SH), (R_HIP, L_HIP), (R_SH, R_HIP), (L_SH, L_HIP))
+
+
 def signed_distances(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor, px: torch.Tensor) -> torch.Tensor:
-    """[B,P,N]: each pixel's signed distance to each part of pose ``kp`` (virtual hips given)."""
+    """[B,P,N]: each pixel's signed distance to each part of pose ``kp`` (virtual hips given).
+    Every segment (spine, the torso's four edges, eight bones) is measured in one batched call."""
     kp0 = kp.nan_to_num(0.0)
     big = torch.tensor(float("inf"), device=kp.device)
     mid = (kp0[:, R_HIP] + kp0[:, L_HIP]) / 2
+    first, second = (list(j) for j in zip(*_TORSO_EDGES, *(j for _, j, _, _, _ in LIMB_PARTS)))
+    a = torch.cat([kp0[:, NECK, None], kp0[:, first]], 1)                        # [B,13,2]
+    b = torch.cat([mid[:, None], kp0[:, second]], 1)
+    seg = segment_distance(px, a, b)                                             # [B,13,N]
+    u = unit[:, None]
     torso_ok = ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])
-    d = segment_distance(px, kp0[:, NECK], mid) - torso_width(kp)[:, None] / 2
+    d = seg[:, 0] - torso_width(kp)[:, None] / 2
     # The shoulders and hips reach past a narrow spine's width: the torso covers its quadrilateral.
-    for a, b in ((R_SH, L_SH), (R_HIP, L_HIP), (R_SH, R_HIP), (L_SH, L_HIP)):
-        both = (ok[:, a] & ok[:, b])[:, None]
-        d = torch.where(both, torch.minimum(d, segment_distance(px, kp0[:, a], kp0[:, b]) - 0.12 * unit[:, None]), d)
+    for i, (ja, jb) in enumerate(_TORSO_EDGES):
+        both = (ok[:, ja] & ok[:, jb])[:, None]
+        d = torch.where(both, torch.minimum(d, seg[:, 1 + i] - 0.12 * u), d)
     dists = [torch.where(torso_ok[:, None], d, big)]
-    for _, (a, b), radius, _, _ in LIMB_PARTS:
-        d = segment_distance(px, kp0[:, a], kp0[:, b]) - radius * unit[:, None]
-        dists.append(torch.where((ok[:, a] & ok[:, b])[:, None], d, big))
+    for k, (_, (ja, jb), radius, _, _) in enumerate(LIMB_PARTS):
+        d = seg[:, 1 + len(_TORSO_EDGES) + k] - radius * u
+        dists.append(torch.where((ok[:, ja] & ok[:, jb])[:, None], d, big))
     centre, radius = head_circle(kp, ok, unit)
-    d = (px[None] - centre[:, None]).norm(dim=-1) - radius[:, None]
+    d = torch.hypot(px[:, 0] - centre[:, :1], px[:, 1] - centre[:, 1:]) - radius[:, None]
     dists.append(torch.where(ok[:, list(FACE)].any(1)[:, None], d, big))
     return torch.stack(dists, 1)
 
