@@ -1,7 +1,7 @@
 """Pose detection on real photographs: MediaPipe Pose (BlazePose, 33 landmarks) -> COCO-18.
 
 Only MediaPipe's legacy ``solutions.pose.Pose(static_image_mode=True, model_complexity=1)`` ships
-its model offline (DESIGN section 5); ``mediapipe==0.10.14`` is a dependency of poseshift, imported
+its model offline; ``mediapipe==0.10.14`` is a dependency of poseshift, imported
 when a :class:`PoseDetector` is made.
 
 Mapping (left/right are the person's own in both schemas): COCO-18 joint ``i`` is MediaPipe

@@ -1,6 +1,6 @@
 """Evaluate generated images of pose-transfer pairs with the metrics of :mod:`poseshift.metrics`.
 
-Layout (the one of ``data/README.md``):
+Layout (the README's "Data" section):
 
 * ``pairs_csv``: ``from,to`` image names (``x.jpg``); ``to`` is the ground truth;
 * ``data_dir``: ``images/`` (a name resolves by stem to ``images/<stem>.png`` or ``.jpg``) and

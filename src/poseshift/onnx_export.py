@@ -3,9 +3,11 @@
 ``export_onnx(ckpt, "g.onnx")`` writes ``g.onnx`` (one file, weights inside) and ``g.json``.
 Inputs ``image`` and ``pose_maps`` (the paper's G), plus ``source_keypoints`` and ``target_keypoints``
 for ``model.g_arch: warp``, dynamic batch; output ``render``. ``torch.onnx.export(..., dynamo=True)``
-makes it; the two ops of the warp that ONNX lacks are translated here: ``linalg.inv`` of 2x2 matrices
-(closed form) and ``median`` along a dimension (TopK). NaN keypoints (missing joints) go through as
-they are (``isnan`` / ``nan_to_num`` / ``where`` export as such). ``check_onnx`` measures the match.
+makes it; the ops of the warp that ONNX lacks are translated here: ``linalg.inv`` of 2x2 matrices
+(closed form), ``median`` along a dimension (TopK) and ``hypot`` (the square root of a sum of
+squares). NaN keypoints (missing joints) go through as they are (``isnan`` / ``nan_to_num`` /
+``where`` export as such). ``check_onnx`` measures the match. ``poseshift.onnx_photo`` exports the
+whole full-resolution render of ``poseshift transfer`` for photos of one size.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ import torch
 from torch import nn
 
 from poseshift.checkpoint import atomic_write_text, load_inference_generator
+from poseshift.onnx_sidecar import model_sidecar
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
-from poseshift.pose.schema import JOINTS, NUM_JOINTS
+from poseshift.pose.schema import NUM_JOINTS
 
 __all__ = ["export_onnx", "check_onnx"]
 
@@ -75,7 +78,11 @@ def _translations() -> dict:
         v, i = (op.Slice(t, c([-1]), c([2**62]), c([dim])) for t in (v, i))
         return (v, i) if keepdim else (op.Squeeze(v, c([dim])), op.Squeeze(i, c([dim])))
 
-    return {torch.ops.aten.linalg_inv.default: inv2x2, torch.ops.aten.median.dim: median_dim}
+    def hypot(x, y):  # ONNX has no Hypot: sqrt(x^2 + y^2) (lengths of pixels and bones, far from overflow)
+        return op.Sqrt(op.Add(op.Mul(x, x), op.Mul(y, y)))
+
+    return {torch.ops.aten.linalg_inv.default: inv2x2, torch.ops.aten.median.dim: median_dim,
+            torch.ops.aten.hypot.default: hypot, torch.ops.prims.hypot.default: hypot}
 
 
 # COCO-18 joints of a person facing the camera, as shares of the frame (x, y).
@@ -104,29 +111,6 @@ def _example(model: OnnxGenerator, size: int, batch: int, sigma: float, seed: in
     src, tgt = pose(), pose()
     args = (image, belief_maps(tgt, size, size, sigma))
     return args + (src, tgt) if model.warp else args
-
-
-def _sidecar(model: OnnxGenerator, ckpt, size: int, sigma: float, opset: int, checkpoint: Path) -> dict:
-    def tensor(name, shape, meaning, value_range=None):
-        doc = {"name": name, "shape": ["batch", *shape], "dtype": "float32", "meaning": meaning}
-        return doc | ({"range": value_range} if value_range else {})
-    frame = f"(x, y) pixels of the {size}x{size} frame, COCO-18 order, NaN for a missing joint"
-    inputs = [
-        tensor("image", (3, size, size), f"the source photo, RGB, letterboxed into the {size}x{size} frame",
-               [-1.0, 1.0]),
-        tensor("pose_maps", (NUM_JOINTS, size, size), "the target pose: 18 Gaussian belief maps of eq. (1), "
-               f"sigma {sigma:g} px, COCO-18 order, an all-zero map for a missing joint", [0.0, 1.0]),
-    ]
-    if model.warp:
-        inputs += [tensor(KP_NAMES[0], (NUM_JOINTS, 2), f"the source photo's pose: {frame}"),
-                   tensor(KP_NAMES[1], (NUM_JOINTS, 2), f"the target pose (that of pose_maps): {frame}")]
-    return {
-        "format": "poseshift-onnx-1", "checkpoint": checkpoint.name, "step": ckpt.state.get("step"),
-        "g_arch": ckpt.config.model.g_arch, "image_size": size, "sigma_pixels": sigma,
-        "sigma_frac": ckpt.config.pose.sigma_frac, "joints": list(JOINTS), "opset": opset,
-        "exporter": "torch.onnx.export(dynamo=True)", "inputs": inputs,
-        "outputs": [tensor("render", (3, size, size), "the person of `image` in the target pose, RGB", [-1.0, 1.0])],
-    }
 
 
 def _load(checkpoint) -> tuple[OnnxGenerator, object, int, float]:
@@ -179,7 +163,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int | None = Non
     out.parent.mkdir(parents=True, exist_ok=True)
     program.save(str(out), external_data=False)
     used = max(o.version for o in program.model_proto.opset_import if o.domain in ("", "ai.onnx"))
-    doc = _sidecar(model, ckpt, size, sigma, used, Path(checkpoint))
+    doc = model_sidecar(model.warp, ckpt, sigma, used, Path(checkpoint))
     atomic_write_text(side, json.dumps(doc, indent=2) + "\n")
     return out
 

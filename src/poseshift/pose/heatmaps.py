@@ -23,7 +23,8 @@ def sigma_pixels(height: int, frac: float = 0.03) -> float:
 
     The paper gives the belief maps a "variance 0.03" without units. We read it as a standard
     deviation of 0.03 of the image height (7.68 px at 256, 3.84 px at 128), the only reading
-    that gives maps of a sensible width at both 256 and 128 (DESIGN section 2). It is a config value.
+    that gives maps of a sensible width at both 256 and 128. It is a config value
+    (pose.sigma_frac; docs/configuration.md).
     """
     if height <= 0 or frac <= 0:
         raise ValueError(f"sigma_pixels needs height > 0 and frac > 0, got height={height}, frac={frac}")

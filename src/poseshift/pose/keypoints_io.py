@@ -1,4 +1,4 @@
-"""Reading and writing the keypoint files of the pose-transfer literature (DESIGN section 4).
+"""Reading and writing the keypoint files of the pose-transfer literature (the README, "Data").
 
 Three formats are read everywhere a pose is accepted:
 
