@@ -151,6 +151,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int | None = Non
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; not overwriting it (overwrite=True replaces it)")
     _require("onnx", "onnxscript")
+    from onnxscript.optimizer import fold_constants, remove_unused_nodes
+
     model, ckpt, size, sigma = _load(checkpoint)
     args = _example(model, size, 2, sigma, 0)
     names = model.input_names()
@@ -158,8 +160,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int | None = Non
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(
             model, args, None, input_names=names, output_names=["render"], opset_version=opset,
-            dynamic_shapes={n: {0: batch} for n in names}, dynamo=True, verbose=False,
+            dynamic_shapes={n: {0: batch} for n in names}, dynamo=True, verbose=False, optimize=False,
             custom_translation_table=_translations())
+        # constant folding only: onnxscript's pattern rewriter takes most of an export's time
+        fold_constants(program.model)
+        remove_unused_nodes(program.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     program.save(str(out), external_data=False)
     used = max(o.version for o in program.model_proto.opset_import if o.domain in ("", "ai.onnx"))
