@@ -7,13 +7,14 @@
 Rows, all trained for the same number of steps with the same batch on the same data
 (`poseshift synth`, 64x64, the `synthetic` preset):
   full         the paper's objective, eq. (8)
-  l1_identity  L_Id replaced by lambda_l1 x L1(I_po, I^_po) (figure 5; lambda_l1 = 10, CycleGAN's)
+  l1_identity  lambda_Id L_Id replaced by 10 x L1(I_po, I^_po) (figure 5; 10 is CycleGAN's weight)
   l1_cycle     the same with the way back's gradient reaching the first pass (eq. 8 as written;
                the preset cuts it, loss.cycle_grad_scale = 0, so l1_identity's L1 trains only
                the second pass)
   no_style     lambda (patch-style weight, eq. 7) = 0, and the pixel patch-colour term with it
   no_pose      lambda_P = 0 (no conditional pose loss, eq. 3; Phi then learns nothing either)
   supervised   the same G trained on ground-truth pairs with L1 + lambda_Id x content
+               (experiments/supervised.py)
   warp_g       the full method with the part-warping G (model.g_arch = warp, not in the paper)
   warp_g_supervised  that G trained as the supervised row
   copy         the source image as the answer
@@ -32,22 +33,34 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from poseshift.checkpoint import Checkpoint
-from poseshift.config import load_config
-from poseshift.evaluate import evaluate_pairs, sample_pairs
-from poseshift.images import read_image, resolve_by_stem, to_tensor
-from poseshift.metrics.ssim import ssim_patn
-from poseshift.pose.keypoints_io import read_annotations_csv
-from poseshift.baselines.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge
-from poseshift.synth import write_dataset
-from poseshift.training import build_trainer
-from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: experiments/
+from experiments.ablation_stats import (  # noqa: E402
+    colour_identity,
+    combine_seeds,
+    mean_joint_error,
+    mean_over_seeds,
+    paired_bootstrap,
+    run_name,
+    silhouette_shift,
+)
+from experiments.pose_judge import keypoints_from_maps, load_pose_judge, pose_error, train_pose_judge  # noqa: E402
+from experiments.supervised import SupervisedTrainer  # noqa: E402
+from poseshift.checkpoint import Checkpoint  # noqa: E402
+from poseshift.config import load_config  # noqa: E402
+from poseshift.evaluate import evaluate_pairs, sample_pairs  # noqa: E402
+from poseshift.images import read_image, resolve_by_stem, to_tensor  # noqa: E402
+from poseshift.metrics.ssim import ssim_patn  # noqa: E402
+from poseshift.pose.keypoints_io import read_annotations_csv  # noqa: E402
+from poseshift.synth import write_dataset  # noqa: E402
+from poseshift.training import Trainer  # noqa: E402
+from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs  # noqa: E402
 
 ROWS = {
     "full": [],
@@ -55,17 +68,13 @@ ROWS = {
     "l1_cycle": ["loss.identity=l1", "loss.cycle_grad_scale=1"],
     "no_style": ["loss.lambda_style=0", "loss.lambda_colour=0"],
     "no_pose": ["loss.lambda_pose=0"],
-    "supervised": ["train.mode=supervised"],
+    "supervised": [],
     # model.g_arch = warp (not in the paper): the same objective with the part-warping G.
     "warp_g": ["model.g_arch=warp"],
-    "warp_g_supervised": ["model.g_arch=warp", "train.mode=supervised"],
+    "warp_g_supervised": ["model.g_arch=warp"],
 }
+SUPERVISED = ("supervised", "warp_g_supervised")  # trained on ground-truth pairs (experiments/supervised.py)
 BASELINES = ("copy", "warp_only")
-
-
-def run_name(name: str, seed: int) -> str:
-    """A row's run folder (and renders folder) for one training seed: seed 0 keeps the row's name."""
-    return name if seed == 0 else f"{name}_seed{seed}"
 
 
 def train_row(name: str, data: Path, out: Path, steps: int, seed: int = 0) -> Path:
@@ -76,7 +85,8 @@ def train_row(name: str, data: Path, out: Path, steps: int, seed: int = 0) -> Pa
         return ckpt
     t0 = time.time()
     cfg = load_config("synthetic", ROWS[name] + ([f"train.seed={seed}"] if seed else []))
-    build_trainer(cfg, data, run, resume=True).train(max_steps=steps)
+    trainer = SupervisedTrainer if name in SUPERVISED else Trainer
+    trainer(cfg, data, run, resume=True).train(max_steps=steps)
     print(f"[{run.name}] trained {steps} steps in {(time.time() - t0) / 60:.1f} min")
     return ckpt
 
@@ -95,11 +105,6 @@ def judge_pairs(judge, folder: Path, pairs, ann) -> tuple[np.ndarray, np.ndarray
     return errors, counts
 
 
-def mean_joint_error(errors: np.ndarray, counts: np.ndarray) -> float:
-    """Mean error over all scored joints of all pairs (the table's pose error)."""
-    return float((errors * counts).sum() / max(1.0, counts.sum()))
-
-
 def pair_ssim(folder: Path, data: Path, pairs) -> np.ndarray:
     """Per pair SSIM (PATN protocol) of the render against the ground truth."""
     values = np.full(len(pairs), np.nan)
@@ -108,95 +113,6 @@ def pair_ssim(folder: Path, data: Path, pairs) -> np.ndarray:
         if path is not None:
             values[i] = ssim_patn(read_image(resolve_by_stem(data / "images", Path(tgt).stem)), read_image(path))
     return values
-
-
-def paired_bootstrap(a: dict[str, np.ndarray], b: dict[str, np.ndarray], resamples: int = 2000,
-                     seed: int = 0) -> dict[str, list[float]]:
-    """95% intervals of (row a - row b) over the same resampled pairs: ``ssim`` (mean of per-pair
-    values) and ``pose_error_px`` (joint-weighted as in the table)."""
-    rng = np.random.default_rng(seed)
-    n = len(a["ssim"])
-    idx = rng.integers(0, n, size=(resamples, n))
-    ssim = np.nanmean(a["ssim"][idx], axis=1) - np.nanmean(b["ssim"][idx], axis=1)
-
-    def pose(row):
-        return (row["err"][idx] * row["n"][idx]).sum(1) / np.maximum(row["n"][idx].sum(1), 1.0)
-
-    diff = pose(a) - pose(b)
-    return {"ssim": [float(np.percentile(ssim, 2.5)), float(np.percentile(ssim, 97.5))],
-            "pose_error_px": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))]}
-
-
-def combine_seeds(runs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One row's per-pair values over its training seeds: ssim averaged over the seeds that
-    rendered the pair; the pose error joint-weighted over them, so that the combined row's
-    table value is the mean over seeds of its joint-weighted error when every seed scored the
-    same joints."""
-    ssim = np.stack([r["ssim"] for r in runs])
-    seen = ~np.isnan(ssim)
-    ssim = np.where(seen.any(0), np.nansum(ssim, 0) / np.maximum(seen.sum(0), 1), np.nan)
-    weighted = sum(r["err"] * r["n"] for r in runs)
-    joints = sum(r["n"] for r in runs)
-    return {"ssim": ssim, "err": weighted / np.maximum(joints, 1.0), "n": joints / len(runs)}
-
-
-def foreground(image: np.ndarray, threshold: float = 40.0) -> np.ndarray:
-    """Pixels farther than ``threshold`` (sum over RGB, 0-255) from the median border colour:
-    the person on the synthetic set's plain backgrounds."""
-    a = image.astype(np.float32)
-    bg = np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]), axis=0)
-    return np.abs(a - bg).sum(-1) > threshold
-
-
-def colour_histogram(pixels: np.ndarray, bins: int = 4) -> np.ndarray:
-    """Normalised bins^3 RGB histogram of [N, 3] uint8 pixels."""
-    idx = (pixels.astype(np.int64) * bins) // 256
-    h = np.bincount((idx[:, 0] * bins + idx[:, 1]) * bins + idx[:, 2], minlength=bins ** 3).astype(np.float64)
-    return h / max(1.0, h.sum())
-
-
-def colour_identity(folder: Path, data: Path, pairs, offset: int = 37) -> float:
-    """Does the render wear its own person's colours? Per pair, the overlap (sum of minima) of
-    the colour histogram of the render's figure with that of the target's figure, minus its
-    overlap with the target figure of another test pair (``offset`` pairs on, another person):
-    about 0 when every person is rendered alike, ~0.49 for copying the source on the
-    ablation's pairs. Figures are the pixels away from the background (``foreground``)."""
-    def figure(path):
-        image = read_image(path)
-        return image[foreground(image)]
-
-    targets = [figure(resolve_by_stem(data / "images", Path(t).stem)) for _, t in pairs]
-    gaps = []
-    for i, (src, tgt) in enumerate(pairs):
-        path = resolve_by_stem(folder, f"{Path(src).stem}___{Path(tgt).stem}")
-        j = (i + offset) % len(pairs)
-        if path is None or j == i or Path(pairs[j][1]).stem.split("_")[0] == Path(tgt).stem.split("_")[0]:
-            continue
-        mine = figure(path)
-        if len(mine) == 0 or len(targets[i]) == 0 or len(targets[j]) == 0:
-            continue
-        h = colour_histogram(mine)
-        own, other = colour_histogram(targets[i]), colour_histogram(targets[j])
-        gaps.append(np.minimum(h, own).sum() - np.minimum(h, other).sum())
-    return float(np.mean(gaps)) if gaps else float("nan")
-
-
-def silhouette_shift(folder: Path, data: Path, pairs) -> float:
-    """Mean IoU(render, target silhouette) - IoU(render, source silhouette): negative when the
-    body stays where it was (copying the source scores IoU(source, target) - 1), positive
-    when it moves to the target pose."""
-    def iou(a, b):
-        return (a & b).sum() / max(1, (a | b).sum())
-
-    shifts = []
-    for src, tgt in pairs:
-        path = resolve_by_stem(folder, f"{Path(src).stem}___{Path(tgt).stem}")
-        if path is None:
-            continue
-        render = foreground(read_image(path))
-        shifts.append(iou(render, foreground(read_image(resolve_by_stem(data / "images", Path(tgt).stem))))
-                      - iou(render, foreground(read_image(resolve_by_stem(data / "images", Path(src).stem)))))
-    return float(np.mean(shifts))
 
 
 def main() -> None:
@@ -297,17 +213,6 @@ def main() -> None:
         for seed, s_ci in enumerate(full_minus_seed.get(name, [])):
             print(f"    seed {seed}: ssim [{s_ci['ssim'][0]:+.4f}, {s_ci['ssim'][1]:+.4f}], "
                   f"pose error [{s_ci['pose_error_px'][0]:+.2f}, {s_ci['pose_error_px'][1]:+.2f}] px")
-
-
-def mean_over_seeds(rows: list[dict], columns: list[str]) -> dict:
-    """A row's table entry: each column's mean over its seeds (None where a seed has none, as
-    KID without the FID Inception); the values of each seed are kept under ``per_seed``."""
-    entry = {c: None if any(r.get(c) is None for r in rows) else float(np.mean([r[c] for r in rows]))
-             for c in columns}
-    entry.update(n=rows[0]["n"], seeds=len(rows))
-    if len(rows) > 1:
-        entry["per_seed"] = rows
-    return entry
 
 
 def print_table(table: dict, kid: bool, gt_error: float, pairs: int, seeds: int) -> None:

@@ -3,7 +3,7 @@
     python benchmarks/fuzz.py                   # 1,200 cases (150 of each kind), seed 0
     python benchmarks/fuzz.py --cases 4000 --seed 7 --timeout 120
 
-The cases and outcomes are described in ``benchmarks/fuzzing.py``. The goal: 0 tracebacks,
+The cases and outcomes are described in ``experiments/fuzzing.py``. The goal: 0 tracebacks,
 0 hangs, 0 crashes, and every error one line naming the file or setting (``unnamed`` counts
 those that do not). Exit status 1 when any case falls short.
 """
@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzzing import KINDS, Cases, Runner, make_fixtures  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: experiments/
+from experiments.fuzzing import KINDS, Cases, Runner, make_fixtures  # noqa: E402
 
 OUTCOMES = ("ok", "error", "unnamed", "traceback", "hang", "crash")
 

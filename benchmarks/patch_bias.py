@@ -24,34 +24,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poseshift.config import load_config
-from poseshift.evaluate import sample_pairs
-from poseshift.images import read_image, resolve_by_stem, to_tensor
-from poseshift.losses import narrow_maps, patch_colour_per_joint, patch_style_per_joint
-from poseshift.nets import build_feature_net
-from poseshift.pose.heatmaps import belief_maps, sigma_pixels, visible
-from poseshift.pose.keypoints_io import read_annotations_csv
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: experiments/
+from experiments.patch_terms import joint_terms, narrow_maps  # noqa: E402
+from poseshift.config import load_config  # noqa: E402
+from poseshift.evaluate import sample_pairs  # noqa: E402
+from poseshift.images import read_image, resolve_by_stem, to_tensor  # noqa: E402
+from poseshift.nets import build_feature_net  # noqa: E402
+from poseshift.pose.heatmaps import belief_maps, sigma_pixels, visible  # noqa: E402
+from poseshift.pose.keypoints_io import read_annotations_csv  # noqa: E402
 
 JOINTS = ["nose", "neck", "r_sho", "r_elb", "r_wri", "l_sho", "l_elb", "l_wri", "r_hip", "r_knee",
           "r_ank", "l_hip", "l_knee", "l_ank", "r_eye", "l_eye", "r_ear", "l_ear"]
-
-
-def joint_terms(psi, src: torch.Tensor, tgt: torch.Tensor, maps_o: torch.Tensor, maps_f: torch.Tensor,
-                feat_src: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per joint [18]: the colour term and the patch-style term between ``src`` (around maps_o)
-    and ``tgt`` (around maps_f), as the losses compute them before averaging over joints.
-    ``feat_src``: Psi(src) where the caller already has it."""
-    feat_src = psi(src) if feat_src is None else feat_src
-    colour = patch_colour_per_joint(src, tgt, maps_o, maps_f)
-    style = patch_style_per_joint(feat_src, psi(tgt), maps_o, maps_f)
-    return colour[0].numpy(), style[0].numpy()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, type=Path, help="a dataset with images/, annotations.csv, pairs.csv")
     ap.add_argument("--renders", nargs="*", default=[], type=Path, help="folders of SRC___TGT renders")
-    ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5, 0.3], help="loss.patch_sigma_scale values")
+    ap.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5, 0.3],
+                    help="widths of the patch maps, as shares of the pose maps' sigma")
     ap.add_argument("--config", default="synthetic", help="preset whose pose.sigma_frac and Psi are used")
     ap.add_argument("--split", default="test")
     ap.add_argument("--pairs", type=int, default=100)
@@ -87,7 +78,7 @@ def main() -> None:
                     sums[col, "colour"][both] += colour[both]
                     sums[col, "style"][both] += style[both]
             seen[both] += 1
-        print(f"\npatch_sigma_scale {scale} ({int(seen.max())} pairs); x1000, colour term | patch-style term")
+        print(f"\npatch maps at {scale} x sigma ({int(seen.max())} pairs); x1000, colour term | patch-style term")
         head = "".join(f"{c[:12]:>13s}" for c in columns)
         print(f"{'joint':8s}{head} |{head}")
         for j, name in enumerate(JOINTS):

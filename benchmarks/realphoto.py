@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from poseshift.config import load_config
-from poseshift.training import build_trainer
+from poseshift.training import Trainer
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     cfg = load_config(args.config, overrides)
     t0 = time.time()
     resume = (Path(args.out) / "checkpoints" / "last.safetensors").is_file()
-    trainer = build_trainer(cfg, args.data, args.out, resume=resume, progress=not args.quiet)
+    trainer = Trainer(cfg, args.data, args.out, resume=resume, progress=not args.quiet)
     start_step = trainer.step_count
     # A step budget far beyond what the minutes allow: the clock stops the run.
     trainer.train(max_steps=start_step + 10_000_000, time_limit=args.minutes * 60.0)

@@ -102,7 +102,7 @@ def bench(size: int, dtype: str, device: str, batch: int, steps: int, warmup: in
         write_figures(data, people=max(2, batch), poses_per_person=2, size=size, seed=0)
     trainer = Trainer(cfg, data, tmp / f"run{size}{dtype}", progress=False, psi_pretrained=False)
     dev = trainer.device
-    used = "bf16" if trainer.stepper.bf16 else "fp32"  # the guard's choice (train.bf16 on a slow device: fp32)
+    used = "bf16" if trainer.learner.bf16 else "fp32"  # the guard's choice (train.bf16 on a slow device: fp32)
     if flops is None:  # counted once per setting (compile changes the kernels, not the FLOPs)
         try:
             flops = step_flops(trainer)

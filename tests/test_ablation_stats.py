@@ -1,14 +1,9 @@
-"""The ablation benchmark's paired bootstrap: a known shift gives an interval at the shift,
-identical rows give zero, and unrelated noise gives an interval around zero."""
-import importlib.util
-from pathlib import Path
-
+"""The ablation benchmark's statistics (experiments/ablation_stats.py). Its paired bootstrap: a known
+shift gives an interval at the shift, identical rows give zero, and unrelated noise gives an
+interval around zero."""
 import numpy as np
 
-_spec = importlib.util.spec_from_file_location(
-    "ablation_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py")
-ablation = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ablation)
+from experiments import ablation_stats as ablation
 
 
 def _row(rng, n=100):

@@ -48,16 +48,42 @@ def test_yaml_file_and_json_round_trip(tmp_path):
         load_config("no-such-preset")
 
 
-def test_retired_fields_of_old_checkpoints_are_ignored():
+def test_removed_fields_load_at_the_value_that_remains_and_are_refused_otherwise_in_one_line():
+    """A config written by poseshift 0.1.0 (a checkpoint's, a YAML file) names fields that are gone:
+    at the value whose behaviour remains it loads; any other value is one line naming the field."""
+    from poseshift.config import REMOVED
+
     cfg = load_config("tiny")
-    tree = json.loads(cfg.to_json())
-    tree["train"]["num_workers"] = 2  # written by poseshift 0.1.0 before the field was retired
-    assert config_from_json(json.dumps(tree)) == cfg
+    old = json.loads(cfg.to_json())
+    old["pose"]["num_joints"] = 18
+    old["model"].update(warp_region=0.0, norm="instance")
+    old["loss"].update(lambda_adv=1.0, cycle_noise_std=0.0, patch_sigma_scale=1.0, pose_reduction="mean",
+                       lambda_l1=10.0)
+    old["train"].update(mode="unsupervised", beta1=0.5, beta2=0.999, lr_phi=old["train"]["lr_d"], prefetch=2,
+                        max_steps=0)
+    old["data"]["split"] = "train"
+    assert {(s, n) for s, v in old.items() for n in v} - {(s, n) for s, v in json.loads(cfg.to_json()).items()
+                                                          for n in v} == set(REMOVED)
+    assert config_from_json(json.dumps(old)) == cfg
+    for sec, name, value in [("loss", "cycle_noise_std", 0.1), ("loss", "lambda_adv", 0.3), ("train", "lr_phi", 2e-4),
+                             ("model", "norm", "batch"), ("train", "mode", "supervised"),
+                             ("loss", "pose_reduction", "sum")]:
+        tree = json.loads(json.dumps(old))
+        tree[sec][name] = value
+        with pytest.raises(ConfigError) as e:
+            config_from_json(json.dumps(tree), "old.safetensors")
+        msg = str(e.value)
+        assert msg.startswith(f"old.safetensors: {sec}.{name}={value!r} is no longer a setting") and "\n" not in msg
+    with pytest.raises(ConfigError, match=r"--set: loss.cycle_noise_std=0.1 is no longer a setting"):
+        load_config("tiny", ["loss.cycle_noise_std=0.1"])
+    assert load_config("tiny", ["train.lr_d=3e-4", "train.lr_phi=3e-4"]).train.lr_d == 3e-4
+    with pytest.raises(ConfigError, match="unknown field train.num_workers"):  # never in a released model
+        load_config("tiny", ["train.num_workers=2"])
 
 
-def test_renamed_fields_of_old_checkpoints_keep_their_meaning():
-    tree = json.loads(load_config("tiny").to_json())
-    del tree["loss"]["cycle_grad_scale"]
-    for old, scale in ((True, 0.0), (False, 1.0)):
-        tree["loss"]["cycle_detach"] = old  # the boolean this field replaced
-        assert config_from_json(json.dumps(tree)).loss.cycle_grad_scale == scale
+def test_the_packaged_model_written_before_the_removal_still_loads():
+    from poseshift.checkpoint import Checkpoint
+    from tests.conftest import REPO
+
+    ckpt = Checkpoint(REPO / "src" / "poseshift" / "assets" / "synthetic-64.safetensors", prefixes=("G",))
+    assert ckpt.config.model.g_arch == "flow" and ckpt.config.loss.cycle_grad_scale == 0.0

@@ -68,8 +68,8 @@ def test_cpu_flags_of_this_machine_are_read():
     assert flags is None or (isinstance(flags, set) and all(isinstance(f, str) for f in flags))
 
 
-def _autocast_dtype(stepper) -> torch.dtype:
-    with stepper.autocast():
+def _autocast_dtype(learner) -> torch.dtype:
+    with learner.autocast():
         return torch.nn.functional.linear(torch.ones(2, 4), torch.ones(3, 4)).dtype
 
 
@@ -81,7 +81,7 @@ def test_training_falls_back_to_fp32_and_keeps_fast_bf16(tmp_path, monkeypatch, 
     _fake_cpu(monkeypatch, *SLOW)
     with caplog.at_level(logging.WARNING):
         slow = Trainer(cfg, data, tmp_path / "slow", progress=False)
-    assert slow.stepper.bf16 is False and _autocast_dtype(slow.stepper) == torch.float32
+    assert slow.learner.bf16 is False and _autocast_dtype(slow.learner) == torch.float32
     assert [w for w in _warnings(caplog) if "bf16" in w] == [
         "train.bf16=true: using fp32, not bf16: CPU capability AVX2, no avx512_bf16, amx_bf16 or bf16 in "
         "/proc/cpuinfo: a bf16 matmul runs far slower than fp32 here"]
@@ -91,10 +91,10 @@ def test_training_falls_back_to_fp32_and_keeps_fast_bf16(tmp_path, monkeypatch, 
     _fake_cpu(monkeypatch, *FAST[0])
     with caplog.at_level(logging.WARNING):
         fast = Trainer(cfg, data, tmp_path / "fast", progress=False)
-    assert fast.stepper.bf16 is True and _autocast_dtype(fast.stepper) == torch.bfloat16
+    assert fast.learner.bf16 is True and _autocast_dtype(fast.learner) == torch.bfloat16
     assert not [w for w in _warnings(caplog) if "bf16" in w]
     plain = Trainer(micro_config(), data, tmp_path / "plain", progress=False)
-    assert plain.stepper.bf16 is False and _autocast_dtype(plain.stepper) == torch.float32
+    assert plain.learner.bf16 is False and _autocast_dtype(plain.learner) == torch.float32
 
 
 def test_inference_falls_back_to_fp32_and_keeps_fast_bf16(monkeypatch, caplog):

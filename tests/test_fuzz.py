@@ -1,23 +1,11 @@
-"""The fast part of the fuzz suite (benchmarks/fuzz.py runs 1,000 and more): a few hundred
-malformed inputs of every kind through the command line's entry point, in a worker process."""
+"""The fast part of the fuzz suite (experiments/fuzzing.py; benchmarks/fuzz.py runs 1,000 and more):
+a few hundred malformed inputs of every kind through the command line's entry point, in a worker."""
 import collections
-import importlib.util
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _fuzzing():
-    spec = importlib.util.spec_from_file_location("fuzzing", BENCH / "fuzzing.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzzing"] = module
-    spec.loader.exec_module(module)
-    return module
+from experiments import fuzzing as fz
 
 
 def test_malformed_inputs_of_every_kind_end_in_one_named_line(tmp_path):
-    fz = _fuzzing()
     fx = fz.make_fixtures(tmp_path / "fixtures")
     cases = fz.Cases(fx, tmp_path / "cases", seed=11)
     runner = fz.Runner(timeout=90)

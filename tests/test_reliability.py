@@ -45,14 +45,14 @@ def test_a_run_gone_nan_stops_and_keeps_the_good_checkpoint(tmp_path, monkeypatc
     good = Checkpoint(run / "checkpoints" / "last.safetensors")
     trainer = Trainer(micro_config("train.checkpoint_every=1", "train.log_every=100"), data, run, resume=True,
                       progress=False, psi_pretrained=False)
-    real_step = trainer.stepper.train_step
+    real_step = trainer.train_step
 
     def poisoned(batch):  # what lr_g=inf did: G's weights become NaN at step 11
         out = real_step(batch)
         with torch.no_grad():
             next(trainer.nets.G.parameters()).fill_(float("nan"))
         return out
-    monkeypatch.setattr(trainer.stepper, "train_step", poisoned)
+    monkeypatch.setattr(trainer, "train_step", poisoned)
     with pytest.raises(TrainError, match=r"step 11: G.*non-finite.*step 10"):
         trainer.train(max_steps=30)
     after = Checkpoint(run / "checkpoints" / "last.safetensors")
@@ -283,14 +283,22 @@ def test_stray_temporary_files_go_and_a_lagging_json_is_repaired(tmp_path):
     trainer.batches.close()
 
 
-def test_every_random_generator_is_restored_on_resume(tmp_path):
-    """Cycle noise (loss.cycle_noise_std) draws from torch's global generator."""
+def test_every_random_generator_is_restored_on_resume(tmp_path, monkeypatch):
+    """A step that draws from torch's global generator (here: noise on each batch's images) resumes
+    with the draws an uninterrupted run makes, whatever the process drew in between."""
+    from poseshift.training import loop
+
+    def noisy(learner, batch):
+        batch.real = batch.real + 0.1 * torch.randn_like(batch.real)
+        return loop.train_step(learner, batch)
+
     data = figures(tmp_path)
-    cfg = micro_config("loss.cycle_noise_std=0.1", "train.checkpoint_every=3")
-    Trainer(cfg, data, tmp_path / "a", progress=False, psi_pretrained=False).train(max_steps=6)
-    Trainer(cfg, data, tmp_path / "b", progress=False, psi_pretrained=False).train(max_steps=3)
-    torch.manual_seed(12345)  # whatever the process did in between
-    Trainer(cfg, data, tmp_path / "b", resume=True, progress=False, psi_pretrained=False).train(max_steps=6)
+    cfg = micro_config("train.checkpoint_every=3")
+    for run, steps, resume in (("a", 6, False), ("b", 3, False), ("b", 6, True)):
+        torch.manual_seed(12345)  # whatever the process did before
+        trainer = Trainer(cfg, data, tmp_path / run, resume=resume, progress=False, psi_pretrained=False)
+        monkeypatch.setattr(trainer, "train_step", lambda batch, t=trainer: noisy(t.learner, batch))
+        trainer.train(max_steps=steps)
     a = Checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
     b = Checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
     assert all(torch.equal(v, b.tensors[k]) for k, v in a.tensors.items() if k.startswith(("G.", "D.", "Phi.")))

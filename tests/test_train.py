@@ -126,12 +126,11 @@ def test_cli_train_resume_and_transfer(tmp_path, capsys):
 
 
 def test_supervised_baseline_trains_g_on_ground_truth_pairs(tmp_path):
-    from poseshift.baselines.supervised import SupervisedTrainer
-    from poseshift.training import build_trainer
+    from experiments.supervised import SupervisedTrainer
 
     data = figures(tmp_path)
-    trainer = build_trainer(micro_config("train.mode=supervised"), data, tmp_path / "run", progress=False)
-    assert isinstance(trainer, SupervisedTrainer) and len(trainer.pairs) == 4  # train people's pairs
+    trainer = SupervisedTrainer(micro_config(), data, tmp_path / "run", progress=False)
+    assert len(trainer.pairs) == 4  # train people's pairs
     batch = trainer.next_batch()
     assert batch.target is not None and batch.target.shape == batch.real.shape
     first = trainer.train_step(batch)

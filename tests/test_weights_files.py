@@ -55,7 +55,6 @@ def test_load_weights_summarises_a_mismatch_in_one_line():
 @pytest.mark.parametrize("backbone, expected", [
     ("vgg16", "not torchvision's VGG16"),
     ("efficientnet_lite0", "not an EfficientNet-Lite0 state dict"),
-    ("inception_fid", "not the FID Inception TorchScript"),
 ])
 def test_psi_weights_of_another_network(tmp_path, backbone, expected):
     for what, path in _other_network(tmp_path).items():
@@ -64,8 +63,7 @@ def test_psi_weights_of_another_network(tmp_path, backbone, expected):
         msg = str(e.value)
         _one_line(msg, f"model.psi_weights={path}: {expected}")
         assert msg.count(str(path)) == 1, msg          # the file is named once
-        if backbone != "inception_fid":
-            assert "tensors missing" in msg, (what, msg)
+        assert "tensors missing" in msg, (what, msg)
 
 
 def test_psi_weights_of_the_right_keys_but_other_shapes(tmp_path):

@@ -9,15 +9,14 @@ the Reposer's own G are never touched.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import torch
 
 from poseshift.checkpoint import Checkpoint
-from poseshift.config import Config
+from poseshift.config import ADAM_BETAS, Config
 from poseshift.nets import Networks, build_discriminator, build_feature_net, build_pose_regressor
-from poseshift.objective import Batch, generator_terms
-from poseshift.pose.heatmaps import belief_maps, flip_keypoints, sigma_pixels, visible
+from poseshift.objective import Batch, generator_terms, identity_terms, identity_weight, render_cycle
+from poseshift.pose.heatmaps import flip_keypoints, sigma_pixels
 
 __all__ = ["Adapter"]
 
@@ -47,9 +46,7 @@ class Adapter:
         targets = torch.cat([kp_f, flip_keypoints(kp_f, s), kp_o, flip_keypoints(kp_o, s)])
         real = image.expand(4, -1, -1, -1)
         sources = kp_o.expand(4, -1, -1)
-        sigma = sigma_pixels(s, self.config.pose.sigma_frac)
-        return Batch(real, belief_maps(sources, s, s, sigma), belief_maps(targets, s, s, sigma), visible(sources),
-                     visible(targets), sources, targets)
+        return Batch.from_keypoints(real, sources, targets, sigma_pixels(s, self.config.pose.sigma_frac))
 
     def adapt(self, generator: torch.nn.Module, image: torch.Tensor, kp_o: torch.Tensor, kp_f: torch.Tensor,
               steps: int, lr: float | None = None) -> torch.nn.Module:
@@ -59,13 +56,16 @@ class Adapter:
         g = copy.deepcopy(generator).to(self.device).train()
         if steps == 0:
             return g.eval()
-        opt = torch.optim.Adam(g.parameters(), lr=lr or self.config.train.lr_g,
-                               betas=(self.config.train.beta1, self.config.train.beta2))
+        opt = torch.optim.Adam(g.parameters(), lr=lr or self.config.train.lr_g, betas=ADAM_BETAS)
         batch = self.batch(image.to(self.device), kp_o.to(self.device), kp_f.to(self.device))
-        loss_cfg = self.config.loss if self.critics else replace(self.config.loss, lambda_adv=0.0, lambda_pose=0.0)
+        lc = self.config.loss
         for _ in range(steps):
-            terms, _, _ = generator_terms(replace(self.nets, G=g), batch, loss_cfg)
+            fake, back = render_cycle(g, batch, lc.cycle_grad_scale)
+            if self.critics:
+                loss = generator_terms(self.nets, batch, fake, back, lc)["total"]
+            else:  # no D_I or Phi to ask: L_Id alone
+                loss = identity_weight(lc) * identity_terms(self.nets.Psi, batch, fake, back, lc)["identity"]
             opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
+            loss.backward()
             opt.step()
         return g.eval()

@@ -22,7 +22,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, ImportError
 
 def cmd_train(args: argparse.Namespace) -> int:
     from poseshift.config import apply_overrides, load_config
-    from poseshift.training import build_trainer
+    from poseshift.training import Trainer
     from poseshift.training.distributed import finish_distributed
 
     overrides = list(args.set or [])
@@ -30,8 +30,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"train.device={args.device}")
     cfg = apply_overrides(load_config(args.config), overrides)
     try:
-        trainer = build_trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet,
-                                init=args.init, overwrite=args.overwrite)
+        trainer = Trainer(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet, init=args.init,
+                          overwrite=args.overwrite)
         trainer.train(max_steps=args.max_steps, time_limit=args.minutes * 60 if args.minutes else None)
     except BaseException:
         finish_distributed()

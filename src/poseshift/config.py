@@ -24,9 +24,13 @@ import yaml
 from poseshift.config_rules import ConfigError, check_config, coerce
 
 
+# Adam's betas for G, D_I and Phi: CycleGAN's. The paper says "Adam solver [10]" only.
+ADAM_BETAS = (0.5, 0.999)
+
+
 @dataclass(frozen=True)
 class PoseConfig:
-    num_joints: int = 18
+    # 18 joints in COCO-18 order (section 3) is the only skeleton: poseshift.pose.schema.NUM_JOINTS.
     # Section 4.1, eq. (1): "a Gaussian peak with variance 0.03". Read as a standard
     # deviation of 0.03 x image height in pixels (7.7 px at 256).
     sigma_frac: float = 0.03
@@ -50,10 +54,6 @@ class ModelConfig:
     # written); "resize" = nearest resize + 3x3 conv, which cannot make the checkerboard that
     # short runs leave in flat backgrounds, where SSIM punishes it most.
     g_upsample: str = "deconv"
-    # g_arch=warp only (not in the paper): G's correction of the warp is kept on the target
-    # body's region grown by this share of the image side (poseshift.warp.target_region), the
-    # warp itself (the source's border colour) outside it; 0 = everywhere (G paints the background).
-    warp_region: float = 0.0
     # D: the 70x70 PatchGAN of pix2pix [6] (section 4.2), d_layers stride-2 convolutions then two
     # stride-1 ones padded by d_tail_padding: 1 = CycleGAN's, 30x30 output at 256 (every preset
     # but paper, and older checkpoints); 0 = the paper's 26x26 at 256 (Y_1, section 4.2). The same
@@ -64,7 +64,7 @@ class ModelConfig:
     # Phi: the same ResNet trunk as G, image -> 18 belief maps, no tanh.
     phi_channels: int = 64
     phi_blocks: int = 9
-    norm: str = "instance"
+    # G, D and Phi use instance norm, as CycleGAN's networks (the paper's) do.
     # Psi: frozen pretrained features, section 5: VGG16 with z = 7 (relu2_2, H/2).
     psi_backbone: str = "vgg16"
     psi_layer: str = "relu2_2"
@@ -73,70 +73,52 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
+    # Eq. (8): L_I + lambda_P L_P on both passes, + lambda_Id L_Id + lambda_P L_Phi; the two
+    # adversarial terms L_I are unweighted. ||.||_2^2 of eq. (3) is taken as the mean over maps
+    # and pixels (MSE), which is what makes lambda_P = 700 a sensible weight next to L_I.
     lambda_pose: float = 700.0  # lambda_P, eq. (8), section 5
-    # Weight of the two adversarial terms L_I in eq. (8): 1 in the paper.
-    lambda_adv: float = 1.0
     lambda_id: float = 0.3  # lambda_Id, eq. (8), section 5
     # lambda in eq. (7) (style weight) is not given by the paper: ours. The patch-style
     # term of eq. (6) divides Gram matrices by H'W' and so is orders of magnitude
     # smaller than the content term; docs/results.md ("λ (style weight)") says why 1000.
     lambda_style: float = 1000.0
+    # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing lambda_Id L_Id by
+    # 10 x L1(I_po, I^_po) (objective.L1_WEIGHT: CycleGAN's weight for the same L1 cycle term;
+    # the paper gives none, and lambda_Id = 0.3, sized for feature distances, would leave that
+    # row with no identity term to speak of).
+    identity: str = "content_style"
     # Not in the paper: a third term in eq. (7), L_Id += lambda_colour x the patch-style
     # term of eq. (6) taken on the pixels (losses.patch_colour_loss): each joint's colour
     # statistics in I_pf against I_po's. It acts on the first pass directly, so it keeps
     # the person's colours where Psi is colour-blind or the cycle's gradient is cut.
     # 0 = the paper's L_Id. Part of L_Id, so the L1 and no-style ablations drop it too.
     lambda_colour: float = 0.0
-    # eq. (7) as in the paper, or "l1": the figure-5 ablation replacing L_Id by
-    # L1(I_po, I^_po).
-    identity: str = "content_style"
-    # Weight of that L1 term in eq. (8) when identity = "l1". The paper gives none.
-    # lambda_Id = 0.3 is sized for feature distances (the content term is ~15 with the
-    # synthetic preset's Psi); pixel L1 on [-1, 1] images is ~0.2, so 0.3 x L1 = 0.06 was
-    # 30x below lambda_P x L_P: the ablation row trained with no identity term to speak of.
-    # 10 is CycleGAN's weight for the same L1 cycle term (Zhu et al. 2017, eq. 3 / lambda).
-    lambda_l1: float = 10.0
-    # Std of Gaussian noise added to I_pf before G's second pass (eq. 7's cycle), on the
-    # [-1, 1] scale. 0 in the paper. CycleGANs hide the source in low-amplitude patterns of
-    # the intermediate image (Chu et al. 2017); noise there makes that channel useless
-    # (Bashkirova et al. 2019, "Adversarial self-defense for cycle-consistent GANs").
-    cycle_noise_std: float = 0.0
-    # The share of the way back's gradient that reaches G's first pass through I_pf (eq. 4's
-    # I^_o = G(G(I_po | p_f) | p_o)). 1 in the paper (eq. 9 minimises over G as a whole).
-    # 0 = I_pf enters the second pass without gradient: the cycle's terms (content, L_I and
-    # L_P on I^_o) train G only as the renderer of the way back, so the first pass cannot
+    # Not in the paper: the share of the way back's gradient that reaches G's first pass through
+    # I_pf (eq. 4's I^_o = G(G(I_po | p_f) | p_o)). 1 in the paper (eq. 9 minimises over G as a
+    # whole). 0 = I_pf enters the second pass without gradient: the cycle's terms (content, L_I
+    # and L_P on I^_o) train G only as the renderer of the way back, so the first pass cannot
     # learn to hide I_po in a code inside I_pf that only the second pass reads (Chu et al.
     # 2017, "CycleGAN, a master of steganography"); the first pass is then trained by L_I,
     # L_P and the patch-style (and colour) terms on I_pf, and by sharing G's weights.
     # Between: scaled.
     cycle_grad_scale: float = 1.0
-    # Width of the belief maps B_i that weight the patch-style term (eq. 5-6) and the colour
-    # term, as a share of the pose maps' sigma (pose.sigma_frac). 1 = the same maps as eq. (1)
-    # (the paper uses one set of maps for both). Below 1 (B_i ** (1 / scale^2), a Gaussian of
-    # sigma x scale): where pose.sigma_frac is widened for Phi's sake, each patch is measured
-    # on less background and fewer neighbouring limbs.
-    patch_sigma_scale: float = 1.0
-    # eq. (3): ||.||_2^2 taken as the mean over maps and pixels (MSE), which is what
-    # makes lambda_P = 700 a sensible weight next to the LSGAN terms.
-    pose_reduction: str = "mean"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = 12
     lr_g: float = 2e-4
+    # The paper: 0.0001 "for the discriminators", D_I and Phi (the max side of eq. 9). Adam's
+    # betas are CycleGAN's: ADAM_BETAS above.
     lr_d: float = 1e-4
-    lr_phi: float = 1e-4  # the paper: 0.0001 "for the discriminators" (D and Phi)
-    beta1: float = 0.5  # CycleGAN's Adam betas; the paper does not give them
-    beta2: float = 0.999
     epochs: int = 300
     decay_after: int = 100  # linear decay to zero after this epoch (section 5)
     # Section 5's schedule: constant for `decay_after` of `epochs` epochs, then linear to
     # zero. "epochs" = as written, in epochs of the data. "budget" = the same shape laid
-    # over the run's step budget (`max_steps` or `train --max-steps`): constant for the
-    # first decay_after/epochs of the steps (a third with 100/300), then linear to zero at
-    # the last step. The paper trains to the end of its schedule; a run cut off by
-    # max_steps under "epochs" never reaches the decay. A resumed "budget" run re-lays the
+    # over the run's step budget (`train --max-steps`): constant for the first
+    # decay_after/epochs of the steps (a third with 100/300), then linear to zero at the
+    # last step. The paper trains to the end of its schedule; a run cut off by
+    # --max-steps under "epochs" never reaches the decay. A resumed "budget" run re-lays the
     # schedule over the new budget.
     schedule: str = "epochs"
     pool_size: int = 50  # image buffer of Shrivastava et al., as CycleGAN's pool
@@ -146,14 +128,12 @@ class TrainConfig:
     bf16: bool = False  # autocast where bf16 is fast; fp32 with a warning elsewhere (devices.resolve_bf16)
     channels_last: bool = False
     # The input pipeline (not the paper's concern): DataLoader worker processes that decode,
-    # fit and flip (0 = in the training process), and batches each worker prepares ahead.
+    # fit and flip (0 = in the training process).
     workers: int = 2
-    prefetch: int = 2
     compile: bool = False  # torch.compile the networks of the step
     log_every: int = 10
     sample_every: int = 200
-    checkpoint_every: int = 200
-    max_steps: int = 0  # 0 = run the full schedule of `epochs`
+    checkpoint_every: int = 200  # `train --max-steps` ends a run early; by default it runs all `epochs`
     # The paper trains Phi jointly from the start and says nothing of its initialisation.
     # Until Phi localises joints, L_P (eq. 3) carries no signal and G learns to copy its
     # input, which a short run never leaves. These first steps train Phi alone on real
@@ -165,14 +145,11 @@ class TrainConfig:
     # min(decay, (1 + n) / (10 + n)) over the n G updates, so short runs do not average in
     # their first steps. 0 = off, the paper as written.
     g_ema_decay: float = 0.0
-    # "unsupervised": the paper (eq. 8). "supervised": the baseline of the ablation study,
-    # the same G trained on ground-truth pairs (pairs.csv) with L1 + lambda_Id x content.
-    mode: str = "unsupervised"
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    split: str = "train"  # rows of split.csv used for training, when present
+    # Training reads the rows of split.csv marked "train" (every row without a split.csv).
     # How a frame of another shape becomes the square training frame:
     # "pad" letterboxes (keeps aspect), "resize" stretches.
     fit: str = "pad"
@@ -200,10 +177,42 @@ _SECTION_TYPES = {
     "pose": PoseConfig, "model": ModelConfig, "loss": LossConfig,
     "train": TrainConfig, "data": DataConfig,
 }
-# Fields that existed once: still read from old checkpoints and files, then ignored.
-RETIRED_FIELDS = {("train", "num_workers")}
-# Fields replaced by another: old name -> (new name, value converter).
-RENAMED_FIELDS = {("loss", "cycle_detach"): ("cycle_grad_scale", lambda v: 0.0 if v else 1.0)}
+# Fields of poseshift 0.1.0 that are gone, each with the value whose behaviour is now the only one
+# and where it went. A stored config (a checkpoint's, a YAML file) holding one with that value
+# loads (the packaged model's does); any other value is refused in one line naming the field.
+# docs/configuration.md ("Removed settings") says where each one's measurements are.
+REMOVED: dict[tuple[str, str], tuple[Any, str]] = {
+    ("pose", "num_joints"): (18, "COCO-18 is the only skeleton"),
+    ("model", "warp_region"): (0.0, "measured and dropped"),
+    ("model", "norm"): ("instance", "G, D and Phi use instance norm"),
+    ("loss", "lambda_adv"): (1.0, "eq. (8)'s L_I terms are unweighted"),
+    ("loss", "cycle_noise_std"): (0.0, "measured and dropped"),
+    ("loss", "patch_sigma_scale"): (1.0, "measured and dropped"),
+    ("loss", "pose_reduction"): ("mean", "eq. (3) is a mean squared error"),
+    ("loss", "lambda_l1"): (10.0, "loss.identity=l1 weighs its L1 term by 10"),
+    ("train", "mode"): ("unsupervised", "the ablation's supervised baseline is experiments/supervised.py"),
+    ("train", "beta1"): (ADAM_BETAS[0], "Adam's betas are CycleGAN's, 0.5 and 0.999"),
+    ("train", "beta2"): (ADAM_BETAS[1], "Adam's betas are CycleGAN's, 0.5 and 0.999"),
+    ("train", "lr_phi"): (None, "Phi trains at train.lr_d, the paper's rate for the discriminators"),
+    ("train", "prefetch"): (2, "each DataLoader worker prepares 2 batches ahead"),
+    ("train", "max_steps"): (0, "use poseshift train --max-steps"),
+    ("data", "split"): ("train", "training reads the train rows of split.csv"),
+}
+
+
+def _check_removed(sec: str, name: str, value: Any, values: dict[str, Any], source: str) -> None:
+    """A removed field is accepted only at the value whose behaviour remains (see REMOVED)."""
+    keep, where = REMOVED[(sec, name)]
+    if (sec, name) == ("train", "lr_phi"):  # merged into lr_d: the same rate as D's loads
+        keep = values.get("lr_d", TrainConfig.lr_d)
+    try:
+        same = value == keep if isinstance(keep, str) else float(value) == float(keep)
+    except (TypeError, ValueError, OverflowError):
+        same = False
+    if isinstance(value, bool) or not same:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(f"{source}: {sec}.{name}={shown} is no longer a setting ({where}; "
+                          "docs/configuration.md lists the removed settings)")
 
 
 def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
@@ -220,11 +229,9 @@ def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
         known = {f.name for f in fields(_SECTION_TYPES[sec])}
         kwargs = {}
         for name, value in values.items():
-            if (sec, name) in RETIRED_FIELDS:
+            if (sec, name) in REMOVED:
+                _check_removed(sec, name, value, values, source)
                 continue
-            if (sec, name) in RENAMED_FIELDS:
-                name, convert = RENAMED_FIELDS[(sec, name)]
-                value = convert(value)
             if name not in known:
                 raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
             kwargs[name] = coerce(type(getattr(_SECTION_TYPES[sec](), name)), sec, name, value, source)
@@ -289,7 +296,7 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         sec, dot, name = key.strip().partition(".")
         if not sep or not dot:
             raise ConfigError(f"--set {item!r}: expected section.field=value, e.g. train.lr_g=1e-4")
-        if sec not in tree or name not in tree[sec]:
+        if sec not in tree or (name not in tree[sec] and (sec, name) not in REMOVED):
             raise ConfigError(f"--set {item!r}: unknown field {key.strip()}")
         parsed = _parse_yaml(value, f"--set {key.strip()}") if value.strip() else ""
         tree[sec][name] = "" if parsed is None else parsed

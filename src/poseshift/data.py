@@ -18,10 +18,10 @@ from torch.utils.data import Dataset
 
 from poseshift.frames import fit_to_frame, plan_fit
 from poseshift.images import ImageError, image_size, read_image, to_tensor
-from poseshift.layouts import LayoutError, open_layout, read_pairs, read_split
+from poseshift.layouts import LayoutError, open_layout, read_split
 from poseshift.pose.heatmaps import flip_keypoints
 
-__all__ = ["DataError", "PoseImageFolder", "flip_batch", "pair_indices", "read_split", "sample_target_poses"]
+__all__ = ["DataError", "PoseImageFolder", "flip_batch", "read_split"]
 
 log = logging.getLogger(__name__)
 
@@ -99,29 +99,3 @@ def flip_batch(images: torch.Tensor, keypoints: torch.Tensor, mask: torch.Tensor
     flipped = flip_keypoints(keypoints, images.shape[-1])
     keypoints = torch.where(m[:, None, None].to(keypoints.device), flipped, keypoints)
     return images, keypoints
-
-
-def sample_target_poses(poses: np.ndarray, n: int, rng: np.random.Generator, size: int,
-                        flip: bool) -> torch.Tensor:
-    """Section 5: p_f drawn at random from the training poses (flipped at random when
-    training uses flips, since the flipped images are training images too). -> [n,18,2]."""
-    picks = poses[rng.integers(0, len(poses), size=n)].copy()
-    if flip:
-        mirror = rng.random(n) < 0.5
-        if mirror.any():
-            picks[mirror] = flip_keypoints(picks[mirror], size)
-    return torch.from_numpy(picks)
-
-
-def pair_indices(data: PoseImageFolder) -> np.ndarray:
-    """Rows of ``DIR/pairs.csv`` whose two images are both in ``data`` -> [P, 2] indices."""
-    try:
-        path = data.layout.pairs_file("train")
-    except LayoutError:
-        raise DataError(f"{data.root}: no pairs file (the supervised baseline trains on ground-truth pairs)") from None
-    index = {name: i for i, name in enumerate(data.names)}
-    rows = read_pairs(path)
-    pairs = [(index[a], index[b]) for a, b in rows if a in index and b in index]
-    if not pairs:
-        raise DataError(f"{path}: no pair has both images in the training split")
-    return np.asarray(pairs, dtype=np.int64)

@@ -22,19 +22,11 @@ def lsgan_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(fake_scores, torch.ones_like(fake_scores))
 
 
-def pose_loss(pred_maps: torch.Tensor, target_maps: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Eq. (3) L_P = ||Phi(G(I|p)) - p||_2^2, and L_Phi of eq. (8) on real images.
-
-    ``mean``: averaged over batch, joints and pixels (our reading, see LossConfig);
-    ``sum``: summed over joints and pixels, averaged over the batch.
-    """
+def pose_loss(pred_maps: torch.Tensor, target_maps: torch.Tensor) -> torch.Tensor:
+    """Eq. (3) L_P = ||Phi(G(I|p)) - p||_2^2, and L_Phi of eq. (8) on real images, averaged over
+    batch, joints and pixels (our reading: the mean makes lambda_P = 700 a sensible weight)."""
     assert pred_maps.shape == target_maps.shape, f"{list(pred_maps.shape)} vs {list(target_maps.shape)}"
-    diff = (pred_maps.float() - target_maps.float()) ** 2
-    if reduction == "mean":
-        return diff.mean()
-    if reduction == "sum":
-        return diff.flatten(1).sum(1).mean()
-    raise ValueError(f"unknown reduction {reduction!r}")
+    return ((pred_maps.float() - target_maps.float()) ** 2).mean()
 
 
 def content_loss(feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
@@ -48,14 +40,6 @@ def downsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     return F.adaptive_avg_pool2d(maps, size)
-
-
-def narrow_maps(maps: torch.Tensor, scale: float) -> torch.Tensor:
-    """Gaussian belief maps of peak 1 (eq. 1) narrowed to sigma x scale: exp(-d^2 / 2 sigma^2)
-    raised to 1 / scale^2 is exp(-d^2 / 2 (scale sigma)^2). scale 1 returns ``maps``."""
-    if scale <= 0:
-        raise ValueError(f"loss.patch_sigma_scale must be > 0, got {scale}")
-    return maps if scale == 1.0 else maps.clamp(min=0) ** (1.0 / scale ** 2)
 
 
 def patch_grams(features: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
@@ -83,18 +67,16 @@ def patch_style_loss(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.T
     The paper's 1/N averages over joints; we average over the (sample, joint) pairs that
     are visible in both, and over the C x C entries. No such pair gives exactly 0.
     """
-    per_joint = patch_style_per_joint(feat_o, feat_f, maps_o, maps_f)
-    both = (vis_o & vis_f).float()  # [B,N]
-    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
-
-
-def patch_style_per_joint(feat_o: torch.Tensor, feat_f: torch.Tensor, maps_o: torch.Tensor,
-                          maps_f: torch.Tensor) -> torch.Tensor:
-    """Eq. (6) before its average over joints: [B,N], each joint's mean squared Gram difference."""
     size = tuple(feat_o.shape[-2:])
     g_o = patch_grams(feat_o, downsample_maps(maps_o, size))
     g_f = patch_grams(feat_f, downsample_maps(maps_f, size))
-    return ((g_o - g_f) ** 2).mean(dim=(-1, -2))
+    return mean_over_joints(((g_o - g_f) ** 2).mean(dim=(-1, -2)), vis_o & vis_f)
+
+
+def mean_over_joints(per_joint: torch.Tensor, both: torch.Tensor) -> torch.Tensor:
+    """[B,N] per (sample, joint) -> the mean over the pairs where ``both`` [B,N] holds (0 if none)."""
+    both = both.float()
+    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
 
 
 def patch_colours(image: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
@@ -116,25 +98,13 @@ def patch_colour_loss(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tens
     the paper; weighted by loss.lambda_colour): each joint's colours in I_pf, around p_f,
     against the same joint's in I_po, around p_o, over the joints visible in both. Psi's
     features at H/2 or H/4 barely see hue; this term does, on the first pass itself."""
-    per_joint = patch_colour_per_joint(real, fake, maps_o, maps_f)
-    both = (vis_o & vis_f).float()
-    return (per_joint * both).sum() / both.sum().clamp(min=1.0)
+    per_joint = ((patch_colours(real, maps_o) - patch_colours(fake, maps_f)) ** 2).mean(dim=(-1, -2))
+    return mean_over_joints(per_joint, vis_o & vis_f)
 
 
-def patch_colour_per_joint(real: torch.Tensor, fake: torch.Tensor, maps_o: torch.Tensor,
-                           maps_f: torch.Tensor) -> torch.Tensor:
-    """The colour term before its average over joints: [B,N]."""
-    return ((patch_colours(real, maps_o) - patch_colours(fake, maps_f)) ** 2).mean(dim=(-1, -2))
-
-
-def identity_loss(content: torch.Tensor, style: torch.Tensor, lambda_style: float,
-                  colour: torch.Tensor | None = None, lambda_colour: float = 0.0) -> torch.Tensor:
-    """Eq. (7) L_Id = L_Content + lambda L_Patch-Style (+ lambda_colour x the pixel
-    patch-colour term where it is used; not in the paper)."""
-    out = content + lambda_style * style
-    if colour is not None and lambda_colour:
-        out = out + lambda_colour * colour
-    return out
+def identity_loss(content: torch.Tensor, style: torch.Tensor, lambda_style: float) -> torch.Tensor:
+    """Eq. (7) L_Id = L_Content + lambda L_Patch-Style."""
+    return content + lambda_style * style
 
 
 def l1_identity_loss(image: torch.Tensor, recovered: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,11 @@
       + L_I(G, D_I, I_pf, p_o) + lambda_P L_P(G, Phi, I_pf, p_o)
       + lambda_Id L_Id + lambda_P L_Phi(I, p_o)
 
-G is applied twice: I_pf = G(I_po | p_f), then I^_po = G(I_pf | p_o) (section 4).
+G is applied twice (eq. 4): I_pf = G(I_po | p_f), then I^_po = G(I_pf | p_o) (:func:`render_cycle`).
+Two additions of ours, both off in the ``paper`` preset, each act in one marked place: the share
+of the way back's gradient that reaches the first pass (``loss.cycle_grad_scale``, in
+:func:`render_cycle`) and a pixel colour term inside L_Id (``loss.lambda_colour``, in
+:func:`identity_terms`). Shapes: images [B,3,H,W] in [-1,1], maps [B,18,H,W], masks [B,18] bool.
 """
 from __future__ import annotations
 
@@ -19,18 +23,23 @@ from poseshift.losses import (
     l1_identity_loss,
     lsgan_d_loss,
     lsgan_g_loss,
-    narrow_maps,
     patch_colour_loss,
     patch_style_loss,
     pose_loss,
 )
 from poseshift.nets import Networks
+from poseshift.pose.heatmaps import belief_maps, visible
+
+# loss.identity = "l1" (figure 5's ablation): the weight of L1(I_po, I^_po) in place of lambda_Id L_Id.
+# The paper gives none; 10 is CycleGAN's weight for the same L1 cycle term (Zhu et al. 2017, eq. 3).
+L1_WEIGHT = 10.0
 
 
 @dataclass
 class Batch:
-    """real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool; kp_* [B,18,2] pixels
-    (NaN missing), which a generator that warps the source needs (model.g_arch = warp)."""
+    """What eq. (8) reads: real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool; kp_*
+    [B,18,2] pixels (NaN missing), which a generator that warps the source needs (g_arch warp, flow).
+    ``_o``: the real image's own pose p_o; ``_f``: the target pose p_f."""
 
     real: torch.Tensor
     maps_o: torch.Tensor
@@ -39,71 +48,74 @@ class Batch:
     vis_f: torch.Tensor
     kp_o: torch.Tensor | None = None
     kp_f: torch.Tensor | None = None
-    target: torch.Tensor | None = None  # ground truth I_pf, supervised baseline only
+
+    @classmethod
+    def from_keypoints(cls, real: torch.Tensor, kp_o: torch.Tensor, kp_f: torch.Tensor, sigma: float) -> Batch:
+        """The batch of images ``real`` in poses ``kp_o`` asked into ``kp_f`` [B,18,2]: the belief
+        maps of eq. (1) (sigma in pixels) drawn on ``real``'s device, and which joints are present."""
+        h, w = real.shape[-2:]
+        return cls(real, belief_maps(kp_o, h, w, sigma), belief_maps(kp_f, h, w, sigma), visible(kp_o),
+                   visible(kp_f), kp_o, kp_f)
 
 
-def render_cycle(nets: Networks, batch: Batch, noise_std: float = 0.0,
-                 grad_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    fake = nets.G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)  # I_pf = G(I_po | p_f)
-    # loss.cycle_noise_std (not in the paper): Gaussian noise on I_pf before the second
-    # pass, so that G cannot hide I_po in faint patterns of I_pf (Bashkirova et al. 2019).
-    second = fake + noise_std * torch.randn_like(fake) if noise_std > 0 else fake
-    # loss.cycle_grad_scale (1 in the paper): the way back's gradient into the first pass,
-    # scaled (0 = cut). The forward value is unchanged.
-    if grad_scale == 0.0:
-        second = second.detach()
-    elif grad_scale != 1.0:
-        second = second.detach() + grad_scale * (second - second.detach())
-    recovered = nets.G(second, batch.maps_o, batch.kp_f, batch.kp_o)  # I^_po = G(I_pf | p_o); I_pf is in p_f
-    return fake, recovered
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` unchanged forward; backward, its gradient times ``scale`` (0: none at all)."""
+    if scale == 1.0:
+        return x
+    if scale == 0.0:
+        return x.detach()
+    return x.detach() + scale * (x - x.detach())
 
 
-def generator_terms(nets: Networks, batch: Batch, cfg: LossConfig
-                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """The terms of eq. (8) that reach G, unweighted, plus ``total`` (weighted) for G's step.
-    Returns (terms, I_pf, I^_po)."""
-    fake, recovered = render_cycle(nets, batch, cfg.cycle_noise_std, cfg.cycle_grad_scale)
-    t: dict[str, torch.Tensor] = {
-        "adv_f": lsgan_g_loss(nets.D(fake)),
-        "adv_o": lsgan_g_loss(nets.D(recovered)),
-        "pose_f": pose_loss(nets.Phi(fake), batch.maps_f, cfg.pose_reduction),
-        "pose_o": pose_loss(nets.Phi(recovered), batch.maps_o, cfg.pose_reduction),
+def render_cycle(G: torch.nn.Module, batch: Batch, grad_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (4)'s two passes -> (I_pf, I^_po). ``grad_scale`` (loss.cycle_grad_scale, ours; 1 in the
+    paper) scales the way back's gradient into the first pass: 0 = I_pf enters it as a constant."""
+    fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)  # I_pf = G(I_po | p_f)
+    back = G(scale_gradient(fake, grad_scale), batch.maps_o, batch.kp_f, batch.kp_o)  # I^_po = G(I_pf | p_o)
+    return fake, back
+
+
+def identity_terms(Psi: torch.nn.Module, batch: Batch, fake: torch.Tensor, back: torch.Tensor,
+                   cfg: LossConfig) -> dict[str, torch.Tensor]:
+    """L_Id, eq. (7), as ``identity`` (with its parts ``content`` and ``style``), or figure 5's L1."""
+    if cfg.identity == "l1":  # figure 5's ablation: L_Id replaced by L1(I_po, I^_po)
+        return {"identity": l1_identity_loss(batch.real, back)}
+    feat_real = Psi(batch.real)
+    t = {"content": content_loss(feat_real, Psi(back)),  # eq. (4)
+         "style": patch_style_loss(feat_real, Psi(fake), batch.maps_o, batch.maps_f, batch.vis_o, batch.vis_f)}
+    t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style)  # eq. (7)
+    if cfg.lambda_colour:  # ours (loss.lambda_colour): eq. (6) on the pixels of I_pf, inside L_Id
+        t["colour"] = patch_colour_loss(batch.real, fake, batch.maps_o, batch.maps_f, batch.vis_o, batch.vis_f)
+        t["identity"] = t["identity"] + cfg.lambda_colour * t["colour"]
+    return t
+
+
+def identity_weight(cfg: LossConfig) -> float:
+    """L_Id's weight in eq. (8): lambda_Id, or figure 5's L1 weight."""
+    return L1_WEIGHT if cfg.identity == "l1" else cfg.lambda_id
+
+
+def generator_terms(nets: Networks, batch: Batch, fake: torch.Tensor, back: torch.Tensor,
+                    cfg: LossConfig) -> dict[str, torch.Tensor]:
+    """The terms of eq. (8) that reach G, for the renders of :func:`render_cycle`, unweighted, and
+    ``total`` (weighted) for G's step. D_I, Phi and Psi are read from ``nets``; G is not."""
+    t = {
+        "adv_f": lsgan_g_loss(nets.D(fake)),  # L_I(G, D_I, I_po, p_f), eq. (2)
+        "adv_o": lsgan_g_loss(nets.D(back)),  # L_I(G, D_I, I_pf, p_o)
+        "pose_f": pose_loss(nets.Phi(fake), batch.maps_f),  # L_P(G, Phi, I_po, p_f), eq. (3)
+        "pose_o": pose_loss(nets.Phi(back), batch.maps_o),  # L_P(G, Phi, I_pf, p_o)
+        **identity_terms(nets.Psi, batch, fake, back, cfg),  # L_Id, eq. (7)
     }
-    if cfg.identity == "content_style":
-        feat_real = nets.Psi(batch.real)
-        t["content"] = content_loss(feat_real, nets.Psi(recovered))
-        # loss.patch_sigma_scale: the patches' maps, narrower than eq. (1)'s if asked.
-        pm_o, pm_f = (narrow_maps(m, cfg.patch_sigma_scale) for m in (batch.maps_o, batch.maps_f))
-        t["style"] = patch_style_loss(feat_real, nets.Psi(fake), pm_o, pm_f, batch.vis_o, batch.vis_f)
-        if cfg.lambda_colour:
-            t["colour"] = patch_colour_loss(batch.real, fake, pm_o, pm_f, batch.vis_o, batch.vis_f)
-        t["identity"] = identity_loss(t["content"], t["style"], cfg.lambda_style,
-                                      t.get("colour"), cfg.lambda_colour)
-        weight = cfg.lambda_id
-    else:  # figure 5: L_Id replaced by L1, weighted by lambda_l1 (see LossConfig)
-        t["identity"] = l1_identity_loss(batch.real, recovered)
-        weight = cfg.lambda_l1
-    t["total"] = (cfg.lambda_adv * (t["adv_f"] + t["adv_o"]) + cfg.lambda_pose * (t["pose_f"] + t["pose_o"])
-                  + weight * t["identity"])
-    return t, fake, recovered
+    t["total"] = (t["adv_f"] + t["adv_o"] + cfg.lambda_pose * (t["pose_f"] + t["pose_o"])
+                  + identity_weight(cfg) * t["identity"])
+    return t
 
 
-def pose_regressor_loss(nets: Networks, batch: Batch, cfg: LossConfig) -> torch.Tensor:
+def pose_regressor_loss(Phi: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """L_Phi(I, p_o) = ||Phi(I_po) - p_o||^2 on real images, unweighted (eq. (8))."""
-    return pose_loss(nets.Phi(batch.real), batch.maps_o, cfg.pose_reduction)
+    return pose_loss(Phi(batch.real), batch.maps_o)
 
 
-def discriminator_loss(nets: Networks, real: torch.Tensor, fakes: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(D: torch.nn.Module, real: torch.Tensor, fakes: torch.Tensor) -> torch.Tensor:
     """D_I's side of eq. (2) with LSGAN; ``fakes`` come from the image buffer, detached."""
-    return lsgan_d_loss(nets.D(real), nets.D(fakes.detach()))
-
-
-def supervised_terms(nets: Networks, batch: Batch, cfg: LossConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The supervised baseline of the ablation (not the paper's method): G(I_po | p_f)
-    against the ground-truth I_pf with L1 plus lambda_Id x the content loss of eq. (4)."""
-    assert batch.target is not None, "the supervised objective needs ground-truth targets"
-    fake = nets.G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)
-    t = {"l1": l1_identity_loss(batch.target, fake),
-         "content": content_loss(nets.Psi(batch.target), nets.Psi(fake))}
-    t["total"] = t["l1"] + cfg.lambda_id * t["content"]
-    return t, fake
+    return lsgan_d_loss(D(real), D(fakes.detach()))

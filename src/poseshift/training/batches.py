@@ -12,7 +12,7 @@ uint8 batch to the device (pinned, non-blocking) and draws the belief maps there
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from poseshift.data import PoseImageFolder
 from poseshift.objective import Batch
-from poseshift.pose.heatmaps import belief_maps, flip_keypoints, visible
+from poseshift.pose.heatmaps import flip_keypoints
 from poseshift.training.distributed import World
 
 __all__ = ["BatchPlan", "TrainingItems", "BatchSource", "to_batch"]
@@ -33,7 +33,7 @@ SRC, FLIP, TGT, TFLIP = range(4)
 @dataclass(frozen=True)
 class BatchPlan:
     """Global batch ``b`` -> keys [batch, 4] (see the module docstring). ``units``: images in an
-    epoch (pairs for the supervised baseline); ``poses``: how many target poses to draw from."""
+    epoch (or whatever items an experiment trains on); ``poses``: how many target poses to draw from."""
 
     units: int
     batch: int
@@ -106,7 +106,7 @@ class TrainingItems(Dataset):
                 "kp_f": torch.from_numpy(np.array(target, dtype=np.float32))}
 
 
-def _as_float(images: torch.Tensor) -> torch.Tensor:
+def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 [B,3,H,W] -> float in [-1, 1] (the generator's tanh range), as ``images.to_tensor``."""
     return images.float().div(127.5).sub(1.0)
 
@@ -114,31 +114,28 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 def to_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float, channels_last: bool) -> Batch:
     """A collated batch of :class:`TrainingItems` on ``device``, with its belief maps (eq. 1)."""
     nb = device.type == "cuda"
-    real = _as_float(item["image"].to(device, non_blocking=nb))
+    real = as_float(item["image"].to(device, non_blocking=nb))
     if channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     kp_o, kp_f = item["kp_o"].to(device, non_blocking=nb), item["kp_f"].to(device, non_blocking=nb)
-    h, w = real.shape[-2:]
-    batch = Batch(real, belief_maps(kp_o, h, w, sigma), belief_maps(kp_f, h, w, sigma), visible(kp_o),
-                  visible(kp_f), kp_o, kp_f)
-    if "target" in item:  # the supervised baseline's ground truth
-        batch.target = _as_float(item["target"].to(device, non_blocking=nb))
-    return batch
+    return Batch.from_keypoints(real, kp_o, kp_f, sigma)
 
 
 class BatchSource:
     """Batches for this rank, in plan order, from a DataLoader with ``workers`` processes.
-    ``consumed`` (global batches taken) is all a checkpoint needs to resume the stream."""
+    ``consumed`` (global batches taken) is all a checkpoint needs to resume the stream. ``convert``
+    turns a collated item into the step's batch (:func:`to_batch`; an experiment may give its own)."""
 
     def __init__(self, items: Dataset, plan: BatchPlan, world: World, device: torch.device, sigma: float,
-                 channels_last: bool = False, workers: int = 0, prefetch: int = 2, consumed: int = 0):
+                 channels_last: bool = False, workers: int = 0, prefetch: int = 2, consumed: int = 0,
+                 convert: Callable[..., Batch] = to_batch):
         if plan.batch % world.size:
             raise ValueError(f"train.batch_size={plan.batch} is the global batch and must divide among "
                              f"{world.size} processes")
         self.items, self.plan, self.world, self.device = items, plan, world, device
         self.sigma, self.channels_last = sigma, channels_last
         self.workers, self.prefetch = workers, prefetch
-        self.consumed = consumed
+        self.consumed, self.convert = consumed, convert
         self._it: Iterator | None = None
 
     def _loader(self) -> Iterator:
@@ -155,7 +152,7 @@ class BatchSource:
             self._it = self._loader()
         item = next(self._it)
         self.consumed += 1
-        return to_batch(item, self.device, self.sigma, self.channels_last)
+        return self.convert(item, self.device, self.sigma, self.channels_last)
 
     def close(self) -> None:
         """Stop the workers (a later ``next`` starts new ones at the same place)."""

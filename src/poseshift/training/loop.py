@@ -1,4 +1,6 @@
-"""The training loop: build the parts, then step, log, sample and checkpoint, top to bottom.
+"""The training loop: build the parts, then step, log, sample and checkpoint, top to bottom. The
+step itself, G's, Phi's and D_I's updates with the learning rate and G's average, is
+:func:`poseshift.training.step.train_step`.
 
 The run folder gets ``checkpoints/last.safetensors`` (+ ``last.json``), ``config.json``,
 ``samples/step_*.png`` and ``log.jsonl`` (rank 0 writes them all). ``resume=True`` continues
@@ -17,26 +19,28 @@ import copy
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from poseshift.checkpoint import atomic_write_text
 from poseshift.config import Config
 from poseshift.data import PoseImageFolder
-from poseshift.devices import select_device
+from poseshift.devices import resolve_bf16, select_device
 from poseshift.images import to_uint8, write_image
 from poseshift.nets import Networks, build_networks
-from poseshift.objective import Batch
+from poseshift.objective import Batch, render_cycle
 from poseshift.pool import ImagePool
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import sigma_pixels
 from poseshift.sheets import grid
 from poseshift.training.batches import BatchPlan, BatchSource, TrainingItems, to_batch
-from poseshift.training.distributed import World, any_rank, init_distributed, mean, wrap
+from poseshift.training.distributed import any_rank, init_distributed, mean, wrap
 from poseshift.training.state import (
     RunState,
     TrainError,
@@ -47,7 +51,7 @@ from poseshift.training.state import (
     save_run,
     truncate_log,
 )
-from poseshift.training.step import Stepper, lr_factor, make_optimizers
+from poseshift.training.step import Learner, make_optimizers, train_step
 from poseshift.warp import warp_only
 
 __all__ = ["Trainer"]
@@ -58,7 +62,8 @@ SHORT = {"loss_G": "G", "loss_D": "D", "loss_pose": "pose", "loss_Phi": "Phi"}
 
 
 class Trainer:
-    """The paper's unsupervised training (eq. 8) of G, D_I and Phi on ``data_dir``."""
+    """The paper's unsupervised training (eq. 8) of G, D_I and Phi on ``data_dir``: the data, the
+    checkpoints and the log around :func:`poseshift.training.step.train_step`, which holds the step."""
 
     def __init__(self, cfg: Config, data_dir: str | Path, run_dir: str | Path, resume: bool = False,
                  progress: bool = True, psi_pretrained: bool = True, init: str | Path | None = None,
@@ -72,40 +77,33 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.size = cfg.model.image_size
         self.sigma = sigma_pixels(self.size, cfg.pose.sigma_frac)
-        self.data = PoseImageFolder(data_dir, self.size, cfg.data.split, cfg.data.fit, cfg.data.pad_value,
+        self.data = PoseImageFolder(data_dir, self.size, "train", cfg.data.fit, cfg.data.pad_value,
                                     cache=cfg.data.cache)
         items = self._items()
         self.batch_size = min(t.batch_size, len(items))
         self.plan = BatchPlan(len(items), self.batch_size, t.seed, t.flip, len(self.data))
         self.steps_per_epoch = self.plan.per_epoch
         self.total_steps = t.epochs * self.steps_per_epoch
-        # Steps per epoch of the learning-rate schedule: the data's, or under
-        # train.schedule = "budget" the run's budget over `epochs` (set by train()).
-        self.schedule_epoch_steps: float = float(self.steps_per_epoch)
 
         # The networks, their optimisers, the averaged G and this rank's image buffer.
-        self.nets: Networks = build_networks(cfg, psi_pretrained).to(self.device)
-        if cfg.model.norm == "batch" and self.world.enabled:
-            self.nets.G, self.nets.D, self.nets.Phi = (torch.nn.SyncBatchNorm.convert_sync_batchnorm(m)
-                                                       for m in (self.nets.G, self.nets.D, self.nets.Phi))
+        nets = build_networks(cfg, psi_pretrained).to(self.device)
         if t.channels_last:
-            self.nets.to(memory_format=torch.channels_last)
-        self.opt = make_optimizers(self.nets, cfg, self.device)
-        self.G_ema = copy.deepcopy(self.nets.G).eval().requires_grad_(False) if t.g_ema_decay > 0 else None
+            nets.to(memory_format=torch.channels_last)
+        opt = make_optimizers(nets, cfg, self.device)
+        G_ema = copy.deepcopy(nets.G).eval().requires_grad_(False) if t.g_ema_decay > 0 else None
         self.pool_gen = torch.Generator().manual_seed(t.seed + 1000 * self.world.rank)
-        self.pool = ImagePool(t.pool_size, self.pool_gen)
-        self.state = RunState()
+        pool = ImagePool(t.pool_size, self.pool_gen)
+        state = RunState()
         self.saved_step: int | None = None  # the step of the last good checkpoint
         if ckpt is not None:
-            self.state = restore_run(ckpt, self.nets, self.G_ema, self.opt, self.pool, self.pool_gen,
-                                     self.world, self.device)
+            state = restore_run(ckpt, nets, G_ema, opt, pool, self.pool_gen, self.world, self.device)
             if self.world.main:
-                truncate_log(self.run, self.state.step)
-            self.saved_step = self.state.step
-            log.info("resumed %s at step %d", self.ckpt_path, self.state.step)
+                truncate_log(self.run, state.step)
+            self.saved_step = state.step
+            log.info("resumed %s at step %d", self.ckpt_path, state.step)
         else:
             if start is not None:
-                initialise_from(start, self.nets, self.G_ema)
+                initialise_from(start, nets, G_ema)
             if self.world.main:
                 self.run.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(self.run / "config.json", cfg.to_json() + "\n")
@@ -113,66 +111,60 @@ class Trainer:
                     for old in (self.run / "log.jsonl", self.ckpt_path, self.ckpt_path.with_suffix(".json")):
                         old.unlink(missing_ok=True)
 
-        # The step runs G, D and Phi under DDP (several processes) and torch.compile (train.compile).
-        ddp = {name: wrap(m, self.world, self.device) for name, m in self.nets.trainable().items()}
+        # The step runs G, D and Phi under DDP (several processes) and torch.compile (train.compile),
+        # wrapped after the weights are loaded (DDP starts every rank from rank 0's).
+        wrapped = {name: wrap(m, self.world, self.device) for name, m in nets.trainable().items()}
         if t.compile:
-            ddp = {name: torch.compile(m) for name, m in ddp.items()}
-        self.stepper = self._stepper(ddp)
+            wrapped = {name: torch.compile(m) for name, m in wrapped.items()}
+        # fp32, with a warning, where bf16 has no fast units (an AVX2 CPU: hundreds of times slower)
+        bf16 = resolve_bf16(t.bf16, self.device, "train.bf16=true")
+        self.learner = Learner(cfg, nets, replace(nets, **wrapped), opt, pool, G_ema, state, bf16, self.device,
+                               epoch_steps=float(self.steps_per_epoch))
         self.batches = BatchSource(items, self.plan, self.world, self.device, self.sigma, t.channels_last,
-                                   t.workers, t.prefetch, consumed=self.state.consumed)
+                                   t.workers, consumed=state.consumed)
         self._fixed = self._fixed_samples()
 
-    # ------------------------------------------------------------- hooks of the supervised baseline
-    def _items(self):
-        """The samples of an epoch (images here; pairs for the supervised baseline)."""
+    def _items(self) -> Dataset:
+        """The samples of an epoch: images (an experiment may train on pairs instead)."""
         return TrainingItems(self.data)
 
-    def _stepper(self, ddp: dict[str, torch.nn.Module]) -> Stepper:
-        return Stepper(self.cfg, self.nets, ddp, self.opt, self.pool, self.device)
-
-    # ------------------------------------------------------------- the parts, as tests and tools see them
-    @property
-    def step_count(self) -> int:
-        return self.state.step
+    # ------------------------------------------------------------- the step and what it changes
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return train_step(self.learner, batch)
 
     def next_batch(self) -> Batch:
         batch = self.batches.next()
         self.state.consumed = self.batches.consumed
         return batch
 
-    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self.stepper.set_lr(self._lr())
-        losses = self.stepper.train_step(batch)
-        self.update_ema()
-        self.state.step += 1
-        return losses
+    @property
+    def nets(self) -> Networks:
+        return self.learner.nets
 
-    def phi_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self.stepper.set_lr(self._lr())
-        losses = self.stepper.phi_step(batch)
-        self.state.step += 1
-        return losses
+    @property
+    def opt(self) -> dict[str, torch.optim.Optimizer]:
+        return self.learner.opt
 
-    def _lr(self) -> float:
-        t = self.cfg.train
-        return lr_factor(self.state.step, self.schedule_epoch_steps, t.epochs, t.decay_after)
+    @property
+    def G_ema(self) -> torch.nn.Module | None:
+        return self.learner.G_ema
 
-    @torch.no_grad()
-    def update_ema(self) -> None:
-        """G_ema <- d G_ema + (1 - d) G, with d = min(decay, (1 + n) / (10 + n))."""
-        if self.G_ema is None:
-            return
-        self.state.ema_updates += 1
-        n = self.state.ema_updates
-        d = min(self.cfg.train.g_ema_decay, (1 + n) / (10 + n))
-        for avg, cur in zip(self.G_ema.parameters(), self.nets.G.parameters()):
-            avg.lerp_(cur, 1.0 - d)
-        for avg, cur in zip(self.G_ema.buffers(), self.nets.G.buffers()):
-            avg.copy_(cur)
+    @property
+    def pool(self) -> ImagePool:
+        return self.learner.pool
+
+    @property
+    def state(self) -> RunState:
+        return self.learner.state
+
+    @property
+    def step_count(self) -> int:
+        return self.state.step
 
     def inference_generator(self) -> torch.nn.Module:
         return self.G_ema if self.G_ema is not None else self.nets.G
 
+    # ------------------------------------------------------------- checkpoints
     def last_good(self) -> str:
         if self.saved_step is None:
             return "no checkpoint was written"
@@ -208,9 +200,8 @@ class Trainer:
         G = self.inference_generator()
         was_training = G.training
         G.eval()
-        with self.stepper.autocast():
-            fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)
-            back = G(fake, batch.maps_o, batch.kp_f, batch.kp_o)
+        with self.learner.autocast():
+            fake, back = render_cycle(G, batch)
         G.train(was_training)
         # A warping G (model.g_arch = warp): its untrained floor beside the render.
         warped = warp_only(batch.real, batch.kp_o, batch.kp_f) if getattr(G, "needs_source_pose", False) else None
@@ -246,9 +237,9 @@ class Trainer:
         """Run until global step ``max_steps`` (or the schedule's end), or until ``time_limit``
         seconds have passed (checkpointing there); returns the last logged losses."""
         t = self.cfg.train
-        end = max_steps or t.max_steps or self.total_steps
+        end = max_steps or self.total_steps
         if t.schedule == "budget":
-            self.schedule_epoch_steps = end / t.epochs
+            self.learner.epoch_steps = end / t.epochs
         if self.state.step >= end:
             log.info("already at step %d >= %d; nothing to do", self.state.step, end)
             return {}
@@ -263,8 +254,7 @@ class Trainer:
         try:
             while self.state.step < end:
                 batch = self.next_batch()
-                warmup = self.state.step < t.phi_warmup_steps and t.mode == "unsupervised"
-                losses = self.phi_step(batch) if warmup else self.train_step(batch)
+                losses = self.train_step(batch)
                 if sums and sums.keys() != losses.keys():  # Phi's warm-up ended: its losses apart
                     last, sums, count = self._read_losses(sums, count), {}, 0
                 for k, v in losses.items():

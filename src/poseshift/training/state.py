@@ -69,8 +69,6 @@ def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None, over
             log.info("%s: rewrote it from the checkpoint (step %s)", path.with_suffix(".json"), ckpt.state.get("step"))
         if ckpt.config.model != cfg.model or ckpt.config.loss != cfg.loss:
             log.warning("resuming with the checkpoint's model and loss settings, not the given config")
-        if ckpt.config.train.mode != cfg.train.mode:
-            raise TrainError(f"{path} was trained with train.mode={ckpt.config.train.mode}")
         cfg = Config(pose=ckpt.config.pose, model=ckpt.config.model, loss=ckpt.config.loss,
                      train=cfg.train, data=cfg.data)
     elif not overwrite:
@@ -153,7 +151,7 @@ def _pool_tensors(pool: ImagePool, gen: torch.Generator, world: World, device: t
     out: dict[str, torch.Tensor] = {}
     images = pool.state_tensor()
     states = gather(gen.get_state().to(device), world)
-    # The global generators (cycle noise, loss.cycle_noise_std, draws from torch's default one).
+    # The global generators: any draw from torch's default one (none in the step itself) resumes in turn.
     for r, t in enumerate(gather(torch.get_rng_state().to(device), world)):
         out[f"rng.torch.{r}"] = t.cpu()
     if device.type == "cuda":

@@ -2,9 +2,9 @@
 through the command line's own entry point (``poseshift.cli.main``) in a worker process.
 
 Kinds: keypoint files (annotation CSV, OpenPose JSON, plain JSON), images, annotation CSVs,
-pairs CSVs, split CSVs, YAML configs, ``--set`` values and checkpoints; and (``fuzzing_extra.py``)
+pairs CSVs, split CSVs, YAML configs, ``--set`` values and checkpoints; and (:mod:`.fuzzing_extra`)
 numbers no pixel has in every keypoint format, and weights files of the wrong network for every
-weights option; and (``fuzzing_media.py``) malformed videos for ``pose`` and ``animate``, and a
+weights option; and (:mod:`.fuzzing_media`) malformed videos for ``pose`` and ``animate``, and a
 damaged silhouette cache. Each case is a command
 line and the files it names, written into a fresh folder. Outcomes:
 
@@ -364,24 +364,16 @@ class Cases:
         return getattr(self, kind)()
 
 
-def _beside(name: str):
-    """benchmarks/<name>.py, beside this file, imported by path (tests load this one so)."""
-    import importlib.util
-
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
 def _extra():
-    return _beside("fuzzing_extra")
+    from experiments import fuzzing_extra
+
+    return fuzzing_extra
 
 
 def _media():
-    return _beside("fuzzing_media")
+    from experiments import fuzzing_media
+
+    return fuzzing_media
 
 
 # ----------------------------------------------------------------------------- running
@@ -477,6 +469,6 @@ class Runner:
             self.proc = None
 
 
-if __name__ == "__main__" and "--worker" in sys.argv:
+if __name__ == "__main__" and "--worker" in sys.argv:  # the Runner's worker: this file run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     worker()

@@ -1,4 +1,4 @@
-"""An independent pose judge for evaluation: a regressor trained only on ground-truth images.
+"""An independent pose judge for the ablation: a regressor trained only on ground-truth images.
 
 The ablation study measures how well a render follows its target pose with a network
 that never saw a generated image (unlike Phi, which G learns to satisfy). It is the

@@ -1,4 +1,4 @@
-"""Two more kinds of fuzz case for ``benchmarks/fuzzing.py`` (issue 30): the new inputs.
+"""Two more kinds of fuzz case for :mod:`experiments.fuzzing` (issue 30): the new inputs.
 
 * ``video``: a malformed video given to ``poseshift pose VIDEO --out x.csv`` and to ``poseshift
   animate --poses VIDEO``: an MP4 cut at a random byte or with bytes flipped, random bytes, text

@@ -1,4 +1,4 @@
-"""Two more kinds of fuzz case for ``benchmarks/fuzzing.py`` (issue 30):
+"""Two more kinds of fuzz case for :mod:`experiments.fuzzing` (issue 30):
 
 * ``numbers``: one keypoint value replaced by a number no pixel has -- an integer of hundreds or
   thousands of digits (past Python's 4300-digit limit), a denormal, ``-0``, ``NaN``,
@@ -143,7 +143,7 @@ def wrong_weights(cases, d: Path) -> tuple[Path, str]:
 def weights_case(cases) -> tuple[str, list[str], list[str]]:
     d, rng = cases._dir(), cases.rng
     path, kind = wrong_weights(cases, d)
-    option = rng.choice(["psi:vgg16", "psi:efficientnet_lite0", "psi:inception_fid", "--init",
+    option = rng.choice(["psi:vgg16", "psi:efficientnet_lite0", "--init",
                          "--inception-weights", "--lpips-weights", "--is-weights"])
     if option.startswith("psi:"):
         backbone = option.split(":")[1]
