@@ -31,7 +31,7 @@ import torch
 
 from poseshift.config import load_config
 from poseshift.devices import bf16_is_fast
-from poseshift.figures import write_figures
+from poseshift.stick_figures import write_figures
 from poseshift.training import Trainer
 
 

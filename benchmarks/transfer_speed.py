@@ -69,7 +69,7 @@ def call_ms(size: int, bf16: bool, calls: int) -> tuple[float, str]:
 
 def bf16_difference() -> tuple[float, int] | None:
     """Mean and max |fp32 - bf16| (uint8 levels) of the packaged model's renders of synthetic people."""
-    from poseshift.figures import write_figures
+    from poseshift.stick_figures import write_figures
     from poseshift.pose.keypoints_io import read_annotations_csv
 
     with tempfile.TemporaryDirectory() as tmp:

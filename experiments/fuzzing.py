@@ -50,7 +50,7 @@ class Case:
 def make_fixtures(root: Path) -> dict[str, Path]:
     """A micro data folder, a 2-step run, its export, a photo and a pose file."""
     from poseshift.cli import main
-    from poseshift.figures import write_figures
+    from poseshift.stick_figures import write_figures
 
     data = write_figures(root / "data", people=6, poses_per_person=2, size=32, seed=3)
     sets = [a for kv in MICRO for a in ("--set", kv)]

@@ -65,10 +65,10 @@ def _checkpoint_step(run: Path) -> int | None:
 
 
 def kill_resume(root: Path, kills: int = 20, steps: int = 200, seed: int = 0, progress: bool = True) -> dict:
-    from poseshift.checkpoint import Checkpoint
-    from poseshift.figures import write_figures
-
     import torch
+
+    from poseshift.checkpoint import Checkpoint
+    from poseshift.stick_figures import write_figures
 
     rng = random.Random(seed)
     data = write_figures(root / "data", people=6, poses_per_person=2, size=32, seed=3)
@@ -148,7 +148,7 @@ def kill_caches(root: Path, kills: int = 6, seed: int = 0, progress: bool = True
     no half-written render left."""
     import hashlib
 
-    from poseshift.figures import write_figures
+    from poseshift.stick_figures import write_figures
     from poseshift.images import read_image
     from poseshift.silhouette import SilhouetteCache
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from poseshift.config import Config, load_config
-from poseshift.figures import write_figures
+from poseshift.stick_figures import write_figures
 
 MICRO = [
     "model.image_size=32", "model.g_channels=8", "model.g_blocks=1", "model.d_channels=8",

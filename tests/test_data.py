@@ -4,8 +4,8 @@ import torch
 from PIL import Image
 
 from poseshift.data import DataError, PoseImageFolder, flip_batch
-from poseshift.figures import write_figures
-from poseshift.frames import fit_to_frame
+from poseshift.stick_figures import write_figures
+from poseshift.letterbox import fit_to_frame
 from poseshift.pose.keypoints_io import write_annotations_csv
 
 

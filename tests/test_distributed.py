@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from poseshift.checkpoint import Checkpoint, load_inference_generator
+from poseshift.checkpoint import Checkpoint
+from poseshift.loading import load_inference_generator
 from poseshift.training import Trainer
 from poseshift.training.batches import BatchPlan
 from tests.helpers import MICRO, figures, micro_config

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from poseshift.checkpoint import Checkpoint, export_generator
+from poseshift.checkpoint import Checkpoint
+from poseshift.loading import export_generator
 from poseshift.training import Trainer
 from poseshift.transfer import Reposer
 from tests.helpers import figures, micro_config

@@ -1,8 +1,9 @@
 """poseshift train --init: a new run whose networks start from another run's weights."""
 import torch
 
-from poseshift.checkpoint import Checkpoint, export_generator
+from poseshift.checkpoint import Checkpoint
 from poseshift.cli import main
+from poseshift.loading import export_generator
 from poseshift.training import Trainer
 from tests.helpers import MICRO, figures, micro_config
 

@@ -17,8 +17,8 @@ from PIL import Image
 from poseshift.metrics import MetricOptions, PairSample, create_metric
 from poseshift.metrics.fid import fid_from_features
 from poseshift.metrics.fid_papers import TorchvisionInception, real_statistics
+from poseshift.metrics.inception_v3 import InceptionV3Features
 from poseshift.metrics.lpips import load_lpips
-from poseshift.nets.inception_v3 import InceptionV3Features
 from tests.test_layouts import mock_published
 
 REFERENCE = Path(__file__).with_name("reference_peers.py")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from poseshift.config import LossConfig
-from poseshift.figures import sample_pose
+from poseshift.stick_figures import sample_pose
 from poseshift.nets import build_networks
 from poseshift.objective import (
     L1_WEIGHT,

@@ -1,4 +1,4 @@
-"""poseshift.frames (fit_to_frame) and poseshift.prepare (a training set from unlabeled photos)."""
+"""poseshift.letterbox (fit_to_frame) and poseshift.prepare (a training set from unlabeled photos)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from poseshift.frames import fit_to_frame, frame_size
+from poseshift.letterbox import fit_to_frame, frame_size
 from poseshift.prepare import pose_failure
 
 

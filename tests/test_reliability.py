@@ -237,7 +237,7 @@ def test_a_cut_last_log_line_does_not_block_a_resume(tmp_path):
 
 
 def test_the_log_is_never_emptied_by_an_interrupted_rewrite(tmp_path, monkeypatch):
-    import poseshift.checkpoint as checkpoint
+    import poseshift.files as files
     from poseshift.training.state import truncate_log
 
     data, run = figures(tmp_path), tmp_path / "run"
@@ -246,7 +246,7 @@ def test_the_log_is_never_emptied_by_an_interrupted_rewrite(tmp_path, monkeypatc
 
     def killed(src, dst):
         raise KeyboardInterrupt  # the process dies before the rename
-    monkeypatch.setattr(checkpoint.os, "replace", killed)
+    monkeypatch.setattr(files.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         truncate_log(run, 5)
     assert (run / "log.jsonl").read_text() == before

@@ -4,9 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
+from experiments.pose_judge import keypoints_from_maps, pose_error
 from poseshift.cli import main
 from poseshift.pose.heatmaps import belief_maps
-from experiments.pose_judge import keypoints_from_maps, pose_error
 from tests.helpers import MICRO
 
 
@@ -68,10 +68,10 @@ def test_pose_judge_reads_between_pixels():
 
 
 def test_pose_judge_trains_on_ground_truth_and_reloads_with_its_shape(tmp_path):
+    from experiments.pose_judge import load_pose_judge, train_pose_judge
     from poseshift.data import PoseImageFolder
     from poseshift.losses import pose_loss
     from poseshift.pose.heatmaps import sigma_pixels
-    from experiments.pose_judge import load_pose_judge, train_pose_judge
 
     data = tmp_path / "synth"
     assert main(["synth", "--out", str(data), "--people", "10", "--poses-per-person", "2", "--size", "32",

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from poseshift.checkpoint import load_inference_generator
 from poseshift.cli import main
 from poseshift.config import load_config
+from poseshift.loading import load_inference_generator
 from poseshift.nets import build_generator, build_networks
 from poseshift.nets.resnet import Generator
 from poseshift.nets.warp_generator import WarpGenerator

@@ -12,8 +12,9 @@ from torch import nn
 from poseshift.checkpoint import Checkpoint
 from poseshift.cli import main
 from poseshift.metrics.registry import MetricOptions, MetricSkipped, create_metric
-from poseshift.models import ASSETS
-from poseshift.nets.psi import VGG16Features, build_psi, load_weights
+from poseshift.packaged import ASSETS
+from poseshift.nets.psi import VGG16Features, build_psi
+from poseshift.weights import load_weights
 from tests.helpers import MICRO, figures
 
 PACKAGED = ASSETS / "synthetic-64.safetensors"  # a real poseshift checkpoint: the wrong network everywhere
@@ -89,7 +90,7 @@ def test_train_with_psi_weights_of_another_network_is_one_line(tmp_path, capsys)
 
 
 def test_inception_weights_of_another_network(tmp_path):
-    from poseshift.nets.inception_v3 import InceptionV3Features
+    from poseshift.metrics.inception_v3 import InceptionV3Features
 
     files = _other_network(tmp_path)
     state = InceptionV3Features().state_dict()

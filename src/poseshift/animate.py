@@ -203,7 +203,7 @@ def write_animation(frames, out: str | Path, fps: float = 12.0, overwrite: bool 
     """Write ``frames`` (uint8 ``[H, W, 3]``, all one size; a list, or any iterable, which an
     ``.mp4`` writes as it comes) as a looping ``.gif`` or an H.264 ``.mp4`` (odd sizes padded to
     even) at ``fps`` frames a second, atomically; -> ``out``."""
-    from poseshift.checkpoint import atomic_write
+    from poseshift.files import atomic_write
 
     out, fps = _check_output(out, fps, overwrite)
     if out.suffix.lower() == ".mp4":
@@ -220,7 +220,7 @@ def write_animation(frames, out: str | Path, fps: float = 12.0, overwrite: bool 
 def _into_photo(poses: np.ndarray, video_hw: tuple[int, int], photo_hw: tuple[int, int], reposer) -> np.ndarray:
     """A video's poses moved into the photo's frame the way both are fitted into the model's square
     (as ``Reposer.keypoints`` moves a photo's pose): the person keeps their place and size."""
-    from poseshift.frames import plan_fit
+    from poseshift.letterbox import plan_fit
 
     config = getattr(reposer, "config", None)
     mode = config.data.fit if config is not None else "pad"

@@ -1,6 +1,6 @@
 """Pillow's BICUBIC resize of a uint8 image, redone with tensors so that it can live in a graph.
 
-``poseshift.frames.fit_to_frame`` letterboxes photos with ``PIL.Image.resize(..., BICUBIC)``. Its
+``poseshift.letterbox.fit_to_frame`` letterboxes photos with ``PIL.Image.resize(..., BICUBIC)``. Its
 result is reproduced exactly here: per axis, Pillow's weights (bicubic kernel a = -0.5, support 2
 widened by the reduction factor, normalised, then fixed point with 22 fractional bits) form a
 float64 matrix, and each pass is rounded to uint8 (half up, clipped) as Pillow rounds it. float64

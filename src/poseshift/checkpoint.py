@@ -8,13 +8,11 @@ state as JSON strings. ``last.json`` beside it repeats that JSON for people to r
 Both are written atomically (a temporary file in the same folder, then a rename), so
 an interrupted write never leaves a broken checkpoint behind; a kill between the two renames
 leaves ``last.json`` one checkpoint behind, which :func:`sync_sidecar` repairs from the
-checkpoint itself, and :func:`remove_stray` deletes temporary files a kill left.
+checkpoint itself, and :func:`poseshift.files.remove_stray` deletes temporary files a kill left.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,51 +21,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from poseshift.config import Config, config_from_json
+from poseshift.files import atomic_write, atomic_write_text
 
 FORMAT = "poseshift-checkpoint-1"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read; the message names the file."""
-
-
-TMP_SUFFIX = ".tmp"
-
-
-def atomic_write(path: Path, write) -> None:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``. A
-    failure (a full disk) leaves ``path`` as it was and raises ``OSError`` naming it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    try:
-        try:
-            write(tmp)
-        except (SafetensorError, OSError) as err:
-            raise OSError(f"{path}: could not write ({err}); the previous file is unchanged") from None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def remove_stray(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    """Delete the temporary files that a kill during :func:`atomic_write` of a file whose name
-    starts with one of ``names`` left in ``folder`` (nothing else is touched)."""
-    gone = []
-    if folder.is_dir():
-        for tmp in folder.glob(f".*{TMP_SUFFIX}"):
-            if tmp.is_file() and tmp.name[1:].startswith(names):
-                tmp.unlink()
-                gone.append(tmp)
-    return gone
 
 
 def flatten_optimizer(name: str, state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list]:
@@ -213,32 +173,3 @@ def _read_state(text: str, path: Path) -> dict[str, Any]:
                                   0 <= value < 2 ** 53 or (key == "world_size" and value < 1)):
             raise CheckpointError(f"{path}: its training state has an impossible {key} ({value!r})")
     return state
-
-
-def load_inference_generator(path: str | Path) -> tuple[torch.nn.Module, Checkpoint]:
-    """The generator that inference uses, built from the checkpoint's own config: ``G_ema``
-    (the averaged G, train.g_ema_decay > 0) where the checkpoint holds one, else ``G``."""
-    from poseshift.nets import build_generator
-
-    ckpt = Checkpoint(path, prefixes=("G", "G_ema"))
-    generator = build_generator(ckpt.config)
-    ckpt.load_module("G_ema" if ckpt.module_state("G_ema") else "G", generator)
-    return generator, ckpt
-
-
-def export_generator(src: str | Path, dst: str | Path) -> Path:
-    """Keep what inference needs: the inference generator's weights (G_ema where present, saved
-    as ``G``), the config, and D_I and Phi where the run has them, so that ``--adapt`` can
-    fine-tune G on a user's photo with eq. (8)'s own terms (poseshift.adapt)."""
-    from poseshift.nets import build_discriminator, build_pose_regressor
-
-    generator, ckpt = load_inference_generator(src)
-    modules: dict[str, torch.nn.Module] = {"G": generator}
-    critics = Checkpoint(src, prefixes=("D", "Phi"))
-    if critics.module_state("D") and critics.module_state("Phi"):
-        d, phi = build_discriminator(ckpt.config), build_pose_regressor(ckpt.config)
-        critics.load_module("D", d)
-        critics.load_module("Phi", phi)
-        modules.update(D=d, Phi=phi)
-    state = {"step": ckpt.state.get("step"), "exported_from": Path(src).name}
-    return save_checkpoint(dst, ckpt.config, modules, state=state)

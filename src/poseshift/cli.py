@@ -133,15 +133,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from poseshift.models import describe_models
+    from poseshift.packaged import describe_models
 
     print(describe_models())
     return 0
 
 
 def cmd_pose(args: argparse.Namespace) -> int:
-    from poseshift.detect import PoseDetector, detect_paths, write_detections
     from poseshift.cli_video import cmd_pose_video, wants_video
+    from poseshift.detect import PoseDetector, detect_paths, write_detections
     from poseshift.images import read_image, write_image
 
     if wants_video(args.inputs):  # a video: a pose a frame
@@ -296,7 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from poseshift.models import resolve_checkpoint
+    from poseshift.packaged import resolve_checkpoint
 
     out, ckpt = Path(args.out), resolve_checkpoint(args.checkpoint)
     fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(out.suffix.lower())
@@ -330,7 +330,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {out} and {out.with_suffix('.json')} (onnxruntime against PyTorch: max abs difference "
               f"{check_onnx(ckpt, out):.2e})")
         return 0
-    from poseshift.checkpoint import export_generator
+    from poseshift.loading import export_generator
 
     print(f"wrote {export_generator(ckpt, out)} (what inference needs: G, and D_I and Phi for --adapt)")
     return 0

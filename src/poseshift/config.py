@@ -23,7 +23,6 @@ import yaml
 
 from poseshift.config_rules import ConfigError, check_config, coerce
 
-
 # Adam's betas for G, D_I and Phi: CycleGAN's. The paper says "Adam solver [10]" only.
 ADAM_BETAS = (0.5, 0.999)
 

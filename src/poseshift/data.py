@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poseshift.frames import fit_to_frame, plan_fit
+from poseshift.letterbox import fit_to_frame, plan_fit
 from poseshift.images import ImageError, image_size, read_image, to_tensor
 from poseshift.layouts import LayoutError, open_layout, read_split
 from poseshift.pose.heatmaps import flip_keypoints

@@ -19,7 +19,7 @@ from PIL import Image
 
 from poseshift.config import load_config
 from poseshift.data import PoseImageFolder
-from poseshift.figures import write_figures
+from poseshift.stick_figures import write_figures
 from poseshift.images import to_uint8, write_image
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps

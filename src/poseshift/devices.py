@@ -28,7 +28,7 @@ def select_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError(f"--device {name}: no CUDA device is available here")
     if name == "mps" and not has_mps:
-        raise DeviceError(f"--device mps: no MPS device is available here")
+        raise DeviceError("--device mps: no MPS device is available here")
     return torch.device(name)
 
 

@@ -13,7 +13,6 @@ The JSON report holds, per metric, its numbers (``value`` first), its ``n`` and 
 """
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from poseshift.layouts import open_layout, read_pairs, read_split
 from poseshift.images import read_image, resolve_by_stem
+from poseshift.layouts import open_layout, read_pairs, read_split
 from poseshift.metrics import (
     DEFAULT_METRICS,
     MetricOptions,

@@ -1,10 +1,9 @@
 """Image files and tensors: reading with one-line errors, stems, and [-1,1] tensors."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -83,7 +82,7 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unknown image extension {path.suffix or '(none)'!r}")
-    from poseshift.checkpoint import atomic_write
+    from poseshift.files import atomic_write
 
     picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
     atomic_write(path, lambda tmp: picture.save(tmp, format=fmt))

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from poseshift.checkpoint import atomic_write_text, load_inference_generator
+from poseshift.files import atomic_write_text
+from poseshift.loading import load_inference_generator
 from poseshift.onnx_sidecar import model_sidecar
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.schema import NUM_JOINTS

@@ -34,8 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from poseshift.bicubic import BicubicResize
-from poseshift.checkpoint import atomic_write_text
-from poseshift.frames import _fill, plan_fit
+from poseshift.files import atomic_write_text
+from poseshift.letterbox import _fill, plan_fit
 from poseshift.nets.warp_generator import Photo
 from poseshift.onnx_sidecar import photo_sidecar
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
@@ -129,7 +129,7 @@ def _levels(t: torch.Tensor) -> torch.Tensor:
 
 
 def _build(checkpoint, height: int, width: int) -> tuple[PhotoGraph, object]:
-    from poseshift.checkpoint import load_inference_generator
+    from poseshift.loading import load_inference_generator
 
     generator, ckpt = load_inference_generator(checkpoint)
     return PhotoGraph(generator.eval(), ckpt.config, height, width).eval(), ckpt

@@ -27,14 +27,14 @@ def _xy_range(h: int, w: int) -> dict:
 
 
 def _letterbox(cfg) -> dict:
-    """How a photo of any h x w enters the S x S frame (poseshift.frames.plan_fit / fit_to_frame)."""
+    """How a photo of any h x w enters the S x S frame (poseshift.letterbox.plan_fit / fit_to_frame)."""
     S = cfg.model.image_size
     rule = {"pad": f"s = min({S}/w, {S}/h); box w' = min({S}, max(1, round(w*s))), h' likewise; box x = "
                    f"({S} - w') // 2, y = ({S} - h') // 2",
             "resize": f"the photo stretched to {S}x{S}; box (0, 0, {S}, {S})"}[cfg.data.fit]
     return {"fit": cfg.data.fit, "pad_value": cfg.data.pad_value, "box": rule,
             "image": f"the uint8 photo resized to the box with Pillow BICUBIC, placed at the box on a "
-                     f"{S}x{S} frame of pad_value (poseshift.frames.fit_to_frame), then v / 127.5 - 1",
+                     f"{S}x{S} frame of pad_value (poseshift.letterbox.fit_to_frame), then v / 127.5 - 1",
             "keypoints": "fx = w'/w, fy = h'/h; x' = x * fx + box_x + 0.5 * fx - 0.5, y' = y * fy + box_y + "
                          "0.5 * fy - 0.5 (FrameFit.apply); NaN stays NaN",
             "undo": "the render cropped to the box and resized to h x w with Pillow BICUBIC (FrameFit.unfit)"}

@@ -3,7 +3,7 @@
 ``prepare_dataset(images_dir, out_dir, size)`` detects each photo's pose (MediaPipe, see
 :mod:`poseshift.detect`), drops the photos where the detector fails (the paper dropped the
 images where CPM failed), fits the rest into the configured frame with their keypoints moved
-alike (:func:`poseshift.frames.fit_to_frame`) and writes what training reads:
+alike (:func:`poseshift.letterbox.fit_to_frame`) and writes what training reads:
 
     OUT/images/<stem>.png     the fitted images
     OUT/annotations.csv       name:keypoints_y:keypoints_x (y first, -1 missing), name = <stem>.png
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from poseshift.detect import PoseDetector, _progress
-from poseshift.frames import FIT_MODES, fit_to_frame, frame_size
+from poseshift.letterbox import FIT_MODES, fit_to_frame, frame_size
 from poseshift.images import IMAGE_SUFFIXES, ImageError, read_image, write_image
 from poseshift.pose.keypoints_io import write_annotations_csv
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from poseshift.frames import FrameFit, fit_to_frame
+from poseshift.letterbox import FrameFit, fit_to_frame
 from poseshift.images import to_tensor
 
 

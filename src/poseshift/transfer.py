@@ -36,15 +36,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poseshift.checkpoint import load_inference_generator
 from poseshift.config import Config
-from poseshift.frames import fit_to_frame, plan_fit
+from poseshift.devices import resolve_bf16, select_device
+from poseshift.letterbox import fit_to_frame, plan_fit
 from poseshift.images import IMAGE_SUFFIXES, read_image, to_tensor, to_uint8
+from poseshift.loading import load_inference_generator
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
 from poseshift.pose.retarget import retarget as retarget_pose
 from poseshift.scenes import PhotoScenes
-from poseshift.devices import resolve_bf16, select_device
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Reposer:
         under bfloat16 autocast (faster on CPUs and GPUs with bf16 units;
         renders differ by 0.3 uint8 levels on average, 7 at most, measured in docs/inference.md);
         ``adapt``: fine-tune a copy of G on each photo for this many steps first (poseshift.adapt)."""
-        from poseshift.models import resolve_checkpoint
+        from poseshift.packaged import resolve_checkpoint
 
         if adapt < 0:
             raise ValueError(f"--adapt must be >= 0 steps, got {adapt}")

@@ -5,7 +5,7 @@ and ``utils/inception.py`` (the same code, from an early pytorch-fid):
 
 * the network is torchvision's ImageNet Inception-v3 (``inception_v3(pretrained=True)``, i.e.
   IMAGENET1K_V1, ``inception_v3_google-0cc3c7bd.pth``), its blocks up to Mixed_7c and an
-  adaptive average pool: 2048-d features (:mod:`poseshift.nets.inception_v3`, from a local file);
+  adaptive average pool: 2048-d features (:mod:`poseshift.metrics.inception_v3`, from a local file);
 * images are read as float, divided by 255, resized to 299x299 with ``F.upsample(...,
   mode='bilinear')`` (align_corners False, no antialiasing) and mapped per channel by
   ``x * (std / 0.5) + (mean - 0.5) / 0.5`` with ImageNet's mean and std (their
@@ -72,7 +72,7 @@ class TorchvisionInception:
     """2048-d features of uint8 images with torchvision's Inception-v3 from a local weights file."""
 
     def __init__(self, weights: str | Path, device: str = "cpu"):
-        from poseshift.nets.inception_v3 import load_inception_v3
+        from poseshift.metrics.inception_v3 import load_inception_v3
 
         self.weights = Path(weights)
         self.device = device
@@ -155,7 +155,7 @@ def default_stats_cache() -> Path:
 def real_statistics(paths: Sequence[Path], extractor: TorchvisionInception, cache: str | Path | None = None,
                     progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(mu, sigma, info) of the real images ``paths``, from the cache where its key matches."""
-    from poseshift.checkpoint import atomic_write
+    from poseshift.files import atomic_write
     from poseshift.images import read_image
 
     paths = sorted(Path(p) for p in paths)

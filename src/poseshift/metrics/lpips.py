@@ -139,7 +139,7 @@ def lpips_state_from_files(paths: str | Path | Sequence[str | Path]) -> dict[str
 
 def load_lpips(paths: str | Path | Sequence[str | Path], device: str = "cpu") -> LPIPS:
     """LPIPS-Alex with weights from local files; MetricSkipped names what is missing."""
-    from poseshift.nets.psi import load_weights
+    from poseshift.weights import load_weights
 
     model = LPIPS()
     state = lpips_state_from_files(paths)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from torch import nn
 
 from poseshift.config import Config
+from poseshift.nets.flow_generator import FlowGenerator
 from poseshift.nets.patchgan import PatchDiscriminator
 from poseshift.nets.psi import Psi, build_psi
 from poseshift.nets.resnet import Generator, PoseRegressor
-from poseshift.nets.flow_generator import FlowGenerator
 from poseshift.nets.warp_generator import WarpGenerator
 
 # model.g_arch -> G's class. Each is built as cls(channels=, n_blocks=, upsample=) and called as

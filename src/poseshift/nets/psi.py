@@ -30,12 +30,14 @@ identity loss meaningless).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from poseshift.weights import load_state_dict_file, load_weights
 
 from . import efficientnet_lite as effnet
 
@@ -51,60 +53,7 @@ _VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256)
 _VGG16_CUTS = {"relu1_2": 4, "relu2_2": 9, "relu3_3": 16}
 
 
-# --------------------------------------------------------------------------- weight files
-def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` or torch (``.pth``/``.pt``, weights-only) state-dict file."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path), device="cpu")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any file at all may be named here: a text file, a pickle with code
-        raise ValueError(f"{path}: not a weights file (a .safetensors or weights-only torch state dict; "
-                         f"{type(err).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    return state
-
-
-def _key(name: str) -> str:
-    return repr(name[:60])  # key names come from the file: any length, any characters
-
-
-def load_weights(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, expected: str,
-                 strict: bool = True) -> None:
-    """Load ``state`` into ``module``, or one ValueError line ``{source}: not {expected} (...)``
-    summarising the tensors missing, unexpected and of another shape: what a weights file of
-    another network gives, instead of ``load_state_dict``'s many-line RuntimeError.
-    ``strict=False`` ignores the file's keys the module lacks (a classifier's head, say)."""
-    want = module.state_dict()
-    missing = [k for k in want if k not in state]
-    extra = [k for k in state if k not in want] if strict else []
-    shaped = [k for k in want if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} of its {len(want)} tensors missing, e.g. {_key(missing[0])}")
-    if extra:
-        problems.append(f"{len(extra)} unexpected, e.g. {_key(extra[0])}")
-    if shaped:
-        k = shaped[0]
-        problems.append(f"{len(shaped)} of another shape, e.g. {_key(k)} {tuple(state[k].shape)} "
-                        f"instead of {tuple(want[k].shape)}")
-    bad_type = [k for k in want if k in state and want[k].is_floating_point() and state[k].is_complex()]
-    if bad_type:
-        problems.append(f"{_key(bad_type[0])} is complex")
-    if problems:
-        raise ValueError(f"{source}: not {expected} ({'; '.join(problems)})".replace("\n", " "))
-    try:
-        module.load_state_dict({k: state[k] for k in want}, strict=True)
-    except RuntimeError as err:  # what the checks above did not foresee, still one line
-        raise ValueError(f"{source}: does not fit {expected} ({str(err).strip().splitlines()[0][:200]})") from None
-
-
+# --------------------------------------------------------------------------- VGG16's file
 def vgg16_search_paths() -> list[Path]:
     """Where a VGG16 torchvision state dict is looked for when none is configured."""
     paths = []

@@ -28,10 +28,10 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from poseshift.checkpoint import atomic_write_text
 from poseshift.config import Config
 from poseshift.data import PoseImageFolder
 from poseshift.devices import resolve_bf16, select_device
+from poseshift.files import atomic_write_text
 from poseshift.images import to_uint8, write_image
 from poseshift.nets import Networks, build_networks
 from poseshift.objective import Batch, render_cycle

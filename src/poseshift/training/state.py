@@ -15,15 +15,9 @@ from pathlib import Path
 
 import torch
 
-from poseshift.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    atomic_write_text,
-    remove_stray,
-    save_checkpoint,
-    sync_sidecar,
-)
+from poseshift.checkpoint import Checkpoint, CheckpointError, save_checkpoint, sync_sidecar
 from poseshift.config import Config
+from poseshift.files import atomic_write_text, remove_stray
 from poseshift.nets import Networks
 from poseshift.pool import ImagePool
 from poseshift.training.distributed import World, gather

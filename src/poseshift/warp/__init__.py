@@ -31,12 +31,23 @@ import torch.nn.functional as F
 
 from poseshift.pose.schema import NUM_JOINTS
 from poseshift.warp.background import border_colour, fill_background, inpaint_background
-from poseshift.warp.geometry import (L_HIP, L_SH, NUM_PARTS, PARTS, R_HIP, R_SH, body_unit, depth_order,
-                                     part_transforms, present, with_virtual_hips)
+from poseshift.warp.geometry import (
+    L_HIP,
+    L_SH,
+    NUM_PARTS,
+    PARTS,
+    R_HIP,
+    R_SH,
+    body_unit,
+    depth_order,
+    part_transforms,
+    present,
+    with_virtual_hips,
+)
 from poseshift.warp.masks import part_shares, pixel_grid, pose_silhouette, signed_distances
 
-__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only", "border_colour", "fill_background",
-           "inpaint_background", "target_region", "pose_mask", "compose"]
+__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only",
+           "border_colour", "fill_background", "inpaint_background", "pose_mask", "compose"]
 
 
 @dataclass
@@ -190,12 +201,3 @@ def pose_mask(kp: torch.Tensor, h: int, w: int) -> torch.Tensor:
     unit = body_unit(kp, max(h, w))
     sd = signed_distances(kp, ok, unit, pixel_grid(h, w, kp.device))
     return pose_silhouette(sd, unit).reshape(-1, 1, h, w)
-
-
-def target_region(kp_tgt: torch.Tensor, h: int, w: int, grow: float = 0.0) -> torch.Tensor:
-    """[B,18,2] target pose -> [B,1,H,W] in [0,1]: where the person stands in the target pose,
-    grown by ``grow`` x max(H, W) pixels. Used by ``model.warp_region``."""
-    region = pose_mask(kp_tgt, h, w)
-    region = ((region - 0.01) / 0.99).clamp_min(0)  # the sigmoid edges' far tails are exactly 0
-    k = int(round(grow * max(h, w)))
-    return F.max_pool2d(region, 2 * k + 1, stride=1, padding=k) if k > 0 else region

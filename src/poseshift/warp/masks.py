@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from poseshift.warp.geometry import FACE, LIMB_PARTS, L_HIP, L_SH, NECK, R_HIP, R_SH, torso_width
+from poseshift.warp.geometry import FACE, L_HIP, L_SH, LIMB_PARTS, NECK, R_HIP, R_SH, torso_width
 
 # Not given anywhere; chosen on deepfashion-mini's train pairs (body units):
 SHARE_EDGE = 0.06    # how far past its nearest part a pixel still belongs to the next (overlap at joints)

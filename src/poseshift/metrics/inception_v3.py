@@ -158,7 +158,7 @@ class InceptionV3Features(nn.Module):
 def load_inception_v3(path: str | Path, device: str | torch.device = "cpu") -> InceptionV3Features:
     """The features network with torchvision's weights file ``path`` (a state dict in torchvision's
     key names; ``AuxLogits.*`` and ``fc.*`` ignored). ValueError naming the file when it is not one."""
-    from poseshift.nets.psi import load_state_dict_file, load_weights
+    from poseshift.weights import load_state_dict_file, load_weights
 
     state = load_state_dict_file(path)  # FileNotFoundError / ValueError naming the file
     state = {k.removeprefix("module."): v for k, v in state.items()
