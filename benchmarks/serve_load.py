@@ -3,9 +3,11 @@
     python benchmarks/serve_load.py                  # 200 requests, 8 clients, synthetic-64
     python benchmarks/serve_load.py --requests 500 --clients 16
 
-It starts a real server (uvicorn, one process; the model under a lock, one request at a time)
-on a free port, sends multipart /api/transfer requests of a 176x256 photo, and prints errors,
-p50 and p95 latency and requests/s.
+It starts a real server (``python -m poseshift serve`` in its own process, as a user runs it: the
+model under a lock, one request at a time) on a free port, sends multipart /api/transfer
+requests of a 176x256 photo from client threads of this process, and prints errors, p50 and p95
+latency and requests/s. ``--in-process`` runs the server in a thread of this process instead
+(the clients then share its interpreter, and its latencies include theirs).
 
     python benchmarks/serve_load.py --clients 32 --slow-client
 
@@ -21,10 +23,12 @@ import io
 import json
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,6 +48,7 @@ def main() -> int:
     ap.add_argument("--slow-rate", type=float, default=4.0, help="the slow client's bytes per second")
     ap.add_argument("--block-limit", type=float, default=30.0,
                     help="with --slow-client: seconds past which another client's request counts as blocked")
+    ap.add_argument("--in-process", action="store_true", help="the server in a thread of this process")
     ap.add_argument("--upload-timeout", type=float, default=None,
                     help="the server's limit on receiving one request body, s (default: UPLOAD_SECONDS, 60)")
     args = ap.parse_args()
@@ -57,7 +62,9 @@ def main() -> int:
     photo = buf.getvalue()
     pose, source = (json.dumps([[float(rng.uniform(10, 166)), float(rng.uniform(10, 246))] for _ in range(18)])
                     for _ in range(2))  # the target, and the photo's own (a warping model needs it; as the page sends)
-    with running_server(args.checkpoint) as url, httpx.Client(timeout=120) as client:
+    server = running_server(args.checkpoint) if args.in_process or args.upload_timeout is not None \
+        else server_process(args.checkpoint)
+    with server as url, httpx.Client(timeout=120) as client:
         def one(_):
             t0 = time.perf_counter()
             r = client.post(f"{url}/api/transfer", files={"image": ("p.png", photo, "image/png")}, data={"pose": pose, "source_pose": source})
@@ -93,6 +100,32 @@ def main() -> int:
               f"{slow.get('answer') or 'no answer'} after {held:.1f} s; others over {args.block_limit:g} s: {blocked}")
         return 1 if errors or blocked else 0
     return 1 if errors else 0
+
+
+@contextmanager
+def server_process(checkpoint: str):
+    """``python -m poseshift serve`` on a free loopback port, in its own process; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "poseshift", "serve", "--checkpoint", checkpoint, "--port",
+                             str(port), "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"poseshift serve did not start (exit {proc.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def slow_upload(url: str, body: bytes, ctype: str, rate: float, stop: threading.Event, out: dict) -> None:

@@ -266,11 +266,13 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
         source = parse_keypoints(source_pose, "source_pose", w, h) if source_pose else None
         if np.isnan(target).all():
             raise RequestError(422, "pose: every joint is missing")
-        out = io.BytesIO()
-        # in a worker thread: the model must not stall the event loop (other uploads, their deadlines)
-        done = await run_in_threadpool(svc.transfer, arr, target, source, retarget)
-        Image.fromarray(done).save(out, format="PNG")
-        return Response(out.getvalue(), media_type="image/png")
+
+        def render() -> bytes:  # the render and its PNG, off the event loop (other uploads, their deadlines)
+            out = io.BytesIO()
+            Image.fromarray(svc.transfer(arr, target, source, retarget)).save(out, format="PNG", compress_level=1)
+            return out.getvalue()
+
+        return Response(await run_in_threadpool(render), media_type="image/png")
 
     @app.post("/api/animate")
     async def animate(image: UploadFile = File(...), motion: str = Form("turn"), frames: int = Form(16),
