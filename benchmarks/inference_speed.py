@@ -10,7 +10,8 @@ same machine load; the ratio is the result to trust on a busy machine:
 
 1. one ``Reposer.render_in_frame`` call on a 256x256 photo of a synthetic person with both poses
    given (``synthetic-64``, retargeting on, as a user's call is): the median of ``--calls`` after
-   the first call, which alone pays for the photo's person mask and inpainted scene;
+   the first call, which alone pays for the photo's person mask (MediaPipe, an empty cache) and
+   inpainted scene;
 2. ``animate``'s renders: frames/s of ``animate.render_sequence`` over the built-in ``walk``
    (48 poses) at 256 px, pose detection excluded (the photo's pose is given);
 3. ``poseshift serve`` under 8 clients (benchmarks/serve_load.py, ``--requests`` requests):
@@ -75,8 +76,9 @@ def serve_figures(env: dict, requests: int) -> dict:
 
 def run_in(src: Path, args) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src))
-    out = subprocess.run([sys.executable, __file__, "--worker", "--calls", str(args.calls)], env=env,
-                         capture_output=True, text=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory() as cache:  # an empty mask cache: the first call segments the photo
+        out = subprocess.run([sys.executable, __file__, "--worker", "--calls", str(args.calls)],
+                             env=dict(env, POSESHIFT_CACHE=cache), capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise SystemExit(f"worker under {src} failed:\n{out.stderr[-2000:]}")
     got = json.loads(out.stdout.strip().splitlines()[-1])
