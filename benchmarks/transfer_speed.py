@@ -69,8 +69,8 @@ def call_ms(size: int, bf16: bool, calls: int) -> tuple[float, str]:
 
 def bf16_difference() -> tuple[float, int] | None:
     """Mean and max |fp32 - bf16| (uint8 levels) of the packaged model's renders of synthetic people."""
-    from poseshift.stick_figures import write_figures
     from poseshift.pose.keypoints_io import read_annotations_csv
+    from poseshift.stick_figures import write_figures
 
     with tempfile.TemporaryDirectory() as tmp:
         data = write_figures(Path(tmp), people=4, poses_per_person=2, size=64, seed=5)

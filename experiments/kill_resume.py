@@ -148,9 +148,9 @@ def kill_caches(root: Path, kills: int = 6, seed: int = 0, progress: bool = True
     no half-written render left."""
     import hashlib
 
-    from poseshift.stick_figures import write_figures
     from poseshift.images import read_image
     from poseshift.silhouette import SilhouetteCache
+    from poseshift.stick_figures import write_figures
 
     rng = random.Random(seed)
     data = write_figures(root / "cdata", people=6, poses_per_person=2, size=96, seed=3)

@@ -19,10 +19,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from poseshift.data import PoseImageFolder, flip_batch
+from poseshift.data import PoseImageFolder
 from poseshift.losses import pose_loss
 from poseshift.nets.resnet import PoseRegressor
-from poseshift.pose.heatmaps import belief_maps, sigma_pixels
+from poseshift.pose.heatmaps import belief_maps, flip_keypoints, sigma_pixels
 
 
 def keypoints_from_maps(maps: torch.Tensor) -> np.ndarray:
@@ -91,3 +91,16 @@ def load_pose_judge(path: str | Path) -> tuple[PoseRegressor, int]:
     net = PoseRegressor(18, int(meta["channels"]), int(meta["blocks"]))
     net.load_state_dict(load_file(str(path)))
     return net.eval(), int(meta["size"])
+
+
+def flip_batch(images: torch.Tensor, keypoints: torch.Tensor, mask: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror the samples where ``mask`` [B] is True: images [B,3,H,W] along W, keypoints
+    [B,18,2] mirrored with left and right swapped."""
+    if not bool(mask.any()):
+        return images, keypoints
+    m = mask.to(images.device)
+    images = torch.where(m[:, None, None, None], images.flip(-1), images)
+    flipped = flip_keypoints(keypoints, images.shape[-1])
+    keypoints = torch.where(m[:, None, None].to(keypoints.device), flipped, keypoints)
+    return images, keypoints

@@ -14,12 +14,13 @@ from torch.utils.data import Dataset
 
 from poseshift.config import LossConfig
 from poseshift.data import DataError, PoseImageFolder
+from poseshift.images import to_unit
 from poseshift.layouts import LayoutError, read_pairs
 from poseshift.losses import content_loss, l1_identity_loss
 from poseshift.nets import Networks
 from poseshift.objective import Batch
 from poseshift.training import Trainer
-from poseshift.training.batches import TrainingItems, as_float, to_batch
+from poseshift.training.batches import TrainingItems, to_batch
 from poseshift.training.step import Learner, lr_factor, update_average
 
 __all__ = ["SupervisedTrainer", "PairBatch", "PairItems", "pair_indices", "supervised_terms", "supervised_step"]
@@ -63,7 +64,7 @@ class PairBatch(Batch):
 def to_pair_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float,
                   channels_last: bool) -> PairBatch:
     batch = to_batch(item, device, sigma, channels_last)
-    target = as_float(item["target"].to(device, non_blocking=device.type == "cuda"))
+    target = to_unit(item["target"].to(device, non_blocking=device.type == "cuda"))
     return PairBatch(**{f.name: getattr(batch, f.name) for f in fields(Batch)}, target=target)
 
 

@@ -3,10 +3,11 @@ import pytest
 import torch
 from PIL import Image
 
-from poseshift.data import DataError, PoseImageFolder, flip_batch
-from poseshift.stick_figures import write_figures
+from experiments.pose_judge import flip_batch
+from poseshift.data import DataError, PoseImageFolder
 from poseshift.letterbox import fit_to_frame
 from poseshift.pose.keypoints_io import write_annotations_csv
+from poseshift.stick_figures import write_figures
 
 
 def test_fit_to_frame_keeps_keypoints_on_their_content():

@@ -167,7 +167,7 @@ def test_registry_lists_all_and_skips_with_reasons(tmp_path):
     with pytest.raises(MetricSkipped, match="not found"):
         create_metric("lpips", MetricOptions(lpips_weights=str(tmp_path / "nope.pth")))
     with pytest.raises(MetricSkipped, match="not found"):
-        create_metric("fid_tf", MetricOptions(inception_path=str(tmp_path / "nope.pt")))
+        create_metric("fid_tf", MetricOptions(fid_torchscript=str(tmp_path / "nope.pt")))
     with pytest.raises(MetricSkipped, match="inception-weights"):
         create_metric("fid", opts)
     with pytest.raises(ValueError, match="unknown metric"):

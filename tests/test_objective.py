@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from poseshift.config import LossConfig
-from poseshift.stick_figures import sample_pose
 from poseshift.nets import build_networks
 from poseshift.objective import (
     L1_WEIGHT,
@@ -16,13 +15,14 @@ from poseshift.objective import (
     render_cycle,
 )
 from poseshift.pose.heatmaps import belief_maps, visible
+from poseshift.stick_figures import sample_stick_pose
 from tests.helpers import micro_config
 
 
 def _batch(size=32, n=2):
     rng = np.random.default_rng(0)
-    kp_o = torch.from_numpy(np.stack([sample_pose(rng, size) for _ in range(n)]))
-    kp_f = torch.from_numpy(np.stack([sample_pose(rng, size) for _ in range(n)]))
+    kp_o = torch.from_numpy(np.stack([sample_stick_pose(rng, size) for _ in range(n)]))
+    kp_f = torch.from_numpy(np.stack([sample_stick_pose(rng, size) for _ in range(n)]))
     return Batch.from_keypoints(torch.rand(n, 3, size, size) * 2 - 1, kp_o, kp_f, 1.0)
 
 

@@ -164,3 +164,28 @@ def test_paper_losses_are_least_squares_and_d_reads_the_buffer():
 def test_paper_schedule_is_300_epochs_decaying_linearly_to_zero_after_100():
     t = load_config("paper").train
     assert [lr_factor(e * 10, 10, t.epochs, t.decay_after) for e in (0, 99, 100, 200, 300)] == [1, 1, 1, 0.5, 0]
+
+
+# Every field of the paper preset, the paper's and ours alike: a changed default, a changed line
+# of paper.yaml or a new field fails here, and the change must be made on purpose, in both places.
+PINNED = {
+    "pose.sigma_frac": 0.03, "model.image_size": 256, "model.g_arch": "resnet", "model.g_channels": 64,
+    "model.g_blocks": 9, "model.g_upsample": "deconv", "model.d_channels": 64, "model.d_layers": 3,
+    "model.d_tail_padding": 0, "model.phi_channels": 64, "model.phi_blocks": 9, "model.psi_backbone": "vgg16",
+    "model.psi_layer": "relu2_2", "model.psi_weights": "", "loss.lambda_pose": 700.0, "loss.lambda_id": 0.3,
+    "loss.lambda_style": 1000.0, "loss.identity": "content_style", "loss.lambda_colour": 0.0,
+    "loss.cycle_grad_scale": 1.0, "train.batch_size": 12, "train.lr_g": 0.0002, "train.lr_d": 0.0001,
+    "train.epochs": 300, "train.decay_after": 100, "train.schedule": "epochs", "train.pool_size": 50,
+    "train.flip": True, "train.seed": 0, "train.device": "auto", "train.bf16": False,
+    "train.channels_last": False, "train.workers": 2, "train.compile": False, "train.log_every": 50,
+    "train.sample_every": 1000, "train.checkpoint_every": 1000, "train.phi_warmup_steps": 0,
+    "train.g_ema_decay": 0.0, "data.fit": "pad", "data.pad_value": 255, "data.cache": False,
+}
+
+
+def test_the_paper_preset_is_pinned_field_by_field():
+    from dataclasses import asdict
+
+    got = {f"{section}.{name}": value for section, values in asdict(load_config("paper")).items()
+           for name, value in values.items()}
+    assert got == PINNED, {k: (got.get(k), PINNED.get(k)) for k in got.keys() | PINNED.keys() if got.get(k) != PINNED.get(k)}

@@ -12,8 +12,8 @@ from torch import nn
 from poseshift.checkpoint import Checkpoint
 from poseshift.cli import main
 from poseshift.metrics.registry import MetricOptions, MetricSkipped, create_metric
-from poseshift.packaged import ASSETS
 from poseshift.nets.psi import VGG16Features, build_psi
+from poseshift.packaged import ASSETS
 from poseshift.weights import load_weights
 from tests.helpers import MICRO, figures
 

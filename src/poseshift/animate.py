@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poseshift.images import read_image
+from poseshift.images import image_array
 from poseshift.motions import MOTIONS, motion
 from poseshift.pose.keypoints_io import read_annotations_csv, read_openpose_json
 from poseshift.pose.retarget import retarget_sequence
@@ -87,7 +87,7 @@ def render_sequence(reposer, image: np.ndarray, poses: np.ndarray, source_pose=N
     frame and size, as ``reposer.render_in_frame(..., retarget=False)`` makes them, ``batch`` poses
     per pass of G. ``retarget``: the sequence redrawn on the photo's person first (a motion of
     another person; see the module's docstring)."""
-    arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
+    arr = image_array(image)
     poses = np.asarray(poses, dtype=np.float32)
     if poses.ndim != 3 or poses.shape[1:] != (18, 2):
         raise ValueError(f"poses must be [T, 18, 2] keypoints, got shape {list(poses.shape)}")
@@ -243,7 +243,7 @@ def animate(reposer, image, seq: str | Path, out: str | Path, fps: float | None 
         from poseshift.video import Video
 
         Video(seq, max_seconds).close()
-    arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
+    arr = image_array(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
     src = None

@@ -16,12 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poseshift.letterbox import fit_to_frame, plan_fit
 from poseshift.images import ImageError, image_size, read_image, to_tensor
 from poseshift.layouts import LayoutError, open_layout, read_split
-from poseshift.pose.heatmaps import flip_keypoints
+from poseshift.letterbox import fit_to_frame, plan_fit
 
-__all__ = ["DataError", "PoseImageFolder", "flip_batch", "read_split"]
+__all__ = ["DataError", "PoseImageFolder", "read_split"]
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +85,3 @@ class PoseImageFolder(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {"image": to_tensor(self.framed(i)), "keypoints": torch.from_numpy(self.poses[i].copy()),
                 "index": torch.tensor(i)}
-
-
-def flip_batch(images: torch.Tensor, keypoints: torch.Tensor, mask: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror the samples where ``mask`` [B] is True: images [B,3,H,W] along W, keypoints
-    [B,18,2] mirrored with left and right swapped (DESIGN.md section 2)."""
-    if not bool(mask.any()):
-        return images, keypoints
-    m = mask.to(images.device)
-    images = torch.where(m[:, None, None, None], images.flip(-1), images)
-    flipped = flip_keypoints(keypoints, images.shape[-1])
-    keypoints = torch.where(m[:, None, None].to(keypoints.device), flipped, keypoints)
-    return images, keypoints

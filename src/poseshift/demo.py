@@ -19,11 +19,11 @@ from PIL import Image
 
 from poseshift.config import load_config
 from poseshift.data import PoseImageFolder
-from poseshift.stick_figures import write_figures
 from poseshift.images import to_uint8, write_image
 from poseshift.pose.draw import draw_skeleton
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.sheets import grid
+from poseshift.stick_figures import write_figures
 from poseshift.synth import person_seed_rng, render, sample_person, sample_pose
 from poseshift.training import Trainer
 from poseshift.transfer import Reposer

@@ -95,7 +95,7 @@ def evaluate_pairs(
     device: str = "auto",
     lpips_weights: str | Path | Sequence[str | Path] | None = None,
     is_weights: str | Path | None = None,
-    inception_path: str | Path | None = None,
+    fid_torchscript: str | Path | None = None,
     inception_weights: str | Path | None = None,
     stats_cache: str | Path | None = None,
     real_split: str = "train",
@@ -131,7 +131,7 @@ def evaluate_pairs(
     ann = layout.keypoints()
 
     real = layout.real_images(real_split) if inception_weights and "fid" in names else []
-    opts = MetricOptions(device=_resolve_device(device), detector=detector, inception_path=inception_path,
+    opts = MetricOptions(device=_resolve_device(device), detector=detector, fid_torchscript=fid_torchscript,
                          lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size,
                          inception_weights=inception_weights, real_images=real, stats_cache=stats_cache,
                          real_source=f"{len(real)} images of split {real_split!r} of {data_dir}", progress=progress)

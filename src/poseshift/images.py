@@ -67,6 +67,11 @@ def read_image(path: str | Path) -> np.ndarray:
     return _decode(_open(path, str(path)), str(path))
 
 
+def image_array(image) -> np.ndarray:
+    """A photo as a path (read; ``ImageError`` naming the file) or an array -> uint8 [H,W,3]."""
+    return read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) from the file's header, without decoding the pixels."""
     path = Path(path)
@@ -102,13 +107,18 @@ def resolve_by_stem(folder: Path, name: str) -> Path | None:
     return None
 
 
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 values (any shape) -> float in [-1, 1], the generator's tanh range."""
+    return images.float().div(127.5).sub(1.0)
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 [H,W,3] -> float [3,H,W] in [-1, 1] (the generator's tanh range). A read-only array
     (``np.asarray`` of a PIL image) is copied: torch.from_numpy warns on those."""
     arr = np.ascontiguousarray(image)
     if not arr.flags.writeable:
         arr = arr.copy()
-    return torch.from_numpy(arr).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return to_unit(torch.from_numpy(arr).permute(2, 0, 1))
 
 
 def to_uint8(tensor: torch.Tensor) -> np.ndarray:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from poseshift.detect import PoseDetector, _progress
-from poseshift.letterbox import FIT_MODES, fit_to_frame, frame_size
 from poseshift.images import IMAGE_SUFFIXES, ImageError, read_image, write_image
+from poseshift.letterbox import FIT_MODES, fit_to_frame, frame_size
 from poseshift.pose.keypoints_io import write_annotations_csv
 
 __all__ = ["prepare_dataset", "pose_failure", "MIN_JOINTS"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from poseshift.letterbox import FrameFit, fit_to_frame
 from poseshift.images import to_tensor
+from poseshift.letterbox import FrameFit, fit_to_frame
 
 
 class PhotoScenes:

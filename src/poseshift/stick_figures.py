@@ -22,7 +22,7 @@ PALETTE = np.array([
 SKINS = np.array([(241, 194, 160), (198, 134, 90), (141, 85, 54), (224, 172, 105)], dtype=np.uint8)
 
 
-def sample_pose(rng: np.random.Generator, size: int) -> np.ndarray:
+def sample_stick_pose(rng: np.random.Generator, size: int) -> np.ndarray:
     """A front-facing 2D pose [18,2] (x, y) in a size x size frame."""
     s = size / 64.0
     cx = size / 2 + rng.uniform(-4, 4) * s
@@ -91,7 +91,7 @@ def write_figures(out: str | Path, people: int = 12, poses_per_person: int = 3, 
         person = f"figure{p:04d}"
         names = []
         for k in range(poses_per_person):
-            kp = sample_pose(rng, size)
+            kp = sample_stick_pose(rng, size)
             name = f"{person}_{k}.jpg"
             Image.fromarray(render_figure(kp, colours, size)).save(out / "images" / f"{person}_{k}.png")
             annotations[name] = kp

@@ -38,8 +38,8 @@ import torch
 
 from poseshift.config import Config
 from poseshift.devices import resolve_bf16, select_device
+from poseshift.images import IMAGE_SUFFIXES, image_array, read_image, to_tensor, to_uint8
 from poseshift.letterbox import fit_to_frame, plan_fit
-from poseshift.images import IMAGE_SUFFIXES, read_image, to_tensor, to_uint8
 from poseshift.loading import load_inference_generator
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 from poseshift.pose.keypoints_io import read_keypoints
@@ -172,7 +172,7 @@ class Reposer:
         keypoints [1,18,2] (the source's None where the generator needs none), in the training
         frame, plus the FrameFit that put the image there. ``retarget`` (None: ``self.retarget``):
         the target pose redrawn on the photo's person first."""
-        arr = read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
+        arr = image_array(image)
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
         kp = self.keypoints(pose, "pose", frame_of=arr.shape[:2])
@@ -213,7 +213,7 @@ class Reposer:
         """A warping G's renders at each photo's own resolution: G once on the batch (once per
         photo with --adapt), the warp on each full-resolution photo (its mask, scene and source
         parts kept for the photo last seen: poseshift.scenes)."""
-        arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
+        arrays = [image_array(im) for im in images]
         parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
         groups = [[i] for i in range(len(parts))] if self.adapt_steps else [list(range(len(parts)))]
         renders: list = [None] * len(parts)
@@ -238,7 +238,7 @@ class Reposer:
             raise ValueError(f"{len(images)} images need as many poses (got {len(poses)})")
         if not images:
             return []
-        arrays = [read_image(im) if isinstance(im, (str, Path)) else np.asarray(im, dtype=np.uint8) for im in images]
+        arrays = [image_array(im) for im in images]
         sources = source_poses or [None] * len(images)
         if frame == "photo" and self.full_resolution and self.needs_source_pose:
             return self._photo_renders(arrays, poses, sources, retarget)

