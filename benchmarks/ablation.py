@@ -54,7 +54,7 @@ from experiments.pose_judge import keypoints_from_maps, load_pose_judge, pose_er
 from experiments.supervised import SupervisedTrainer  # noqa: E402
 from poseshift.checkpoint import Checkpoint  # noqa: E402
 from poseshift.config import load_config  # noqa: E402
-from poseshift.evaluate import evaluate_pairs, sample_pairs  # noqa: E402
+from poseshift.evaluate import EvaluationOptions, evaluate_pairs, sample_pairs  # noqa: E402
 from poseshift.images import read_image, resolve_by_stem, to_tensor  # noqa: E402
 from poseshift.metrics.ssim import ssim_patn  # noqa: E402
 from poseshift.pose.keypoints_io import read_annotations_csv  # noqa: E402
@@ -176,8 +176,9 @@ def main() -> None:
             else:
                 render_pairs(Reposer.from_checkpoint(ckpts[name, seed], device="cpu"), pairs, data, folder,
                              progress=False)
-            report = evaluate_pairs(pairs, data, folder, out / f"eval_{label}.json", metrics=metrics,
-                                    sheet_png=out / f"sheet_{label}.png", progress=False)
+            report = evaluate_pairs(pairs, data, folder, out / f"eval_{label}.json",
+                                    EvaluationOptions(metrics=metrics, sheet_png=out / f"sheet_{label}.png",
+                                                      progress=False))
             row = {m: report["metrics"][m].get("value") for m in metrics}
             err, n = judge_pairs(judge, folder, pairs, ann)
             runs.append({"ssim": pair_ssim(folder, data, pairs), "err": err, "n": n})

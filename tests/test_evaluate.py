@@ -10,7 +10,7 @@ from PIL import Image
 
 pytest.importorskip("skimage")
 
-from poseshift.evaluate import evaluate_pairs  # noqa: E402
+from poseshift.evaluate import EvaluationOptions, evaluate_pairs  # noqa: E402
 from poseshift.pose.keypoints_io import write_annotations_csv  # noqa: E402
 
 
@@ -18,7 +18,8 @@ from poseshift.pose.keypoints_io import write_annotations_csv  # noqa: E402
 def test_pinned_peer_ssim_on_deepfashion_mini(shared_data, tmp_path, peer, n, ssim):
     root = shared_data / "deepfashion-mini"
     out = tmp_path / "report.json"
-    r = evaluate_pairs(root / "pairs.csv", root, root / "peers" / peer, out, metrics=["ssim"], progress=False)
+    r = evaluate_pairs(root / "pairs.csv", root, root / "peers" / peer, out,
+                       EvaluationOptions(metrics=["ssim"], progress=False))
     assert r["n"] == n and r["missing"] == 160 - n and r["pairs"] == 160
     assert r["metrics"]["ssim"]["n"] == n
     assert r["metrics"]["ssim"]["value"] == pytest.approx(ssim, abs=1e-3)
@@ -32,7 +33,7 @@ def test_ssim_equals_direct_skimage_call_on_one_pair(shared_data, tmp_path):
     gen_path = sorted(gen_dir.glob("*.png"))[0]
     src, tgt = gen_path.stem.split("___")
     (tmp_path / "pairs.csv").write_text(f"from,to\n{src}.jpg,{tgt}.jpg\n")
-    r = evaluate_pairs(tmp_path / "pairs.csv", root, gen_dir, None, metrics=["ssim"], progress=False)
+    r = evaluate_pairs(tmp_path / "pairs.csv", root, gen_dir, None, EvaluationOptions(metrics=["ssim"], progress=False))
     gt = np.asarray(Image.open(root / "images" / f"{tgt}.png").convert("RGB"))
     gen = np.asarray(Image.open(gen_path).convert("RGB"))
     ref = structural_similarity(gt, gen, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
@@ -70,8 +71,8 @@ def _make_data(tmp_path, n_pairs=4, h=64, w=32):
 def test_missing_generated_counted_and_skips_reported(tmp_path):
     data, gen, _ = _make_data(tmp_path)
     out = tmp_path / "out" / "report.json"
-    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, out,
-                       metrics=["ssim", "ssim_gfla", "mask_ssim", "pckh", "lpips", "is"], progress=False)
+    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, out, EvaluationOptions(
+        metrics=["ssim", "ssim_gfla", "mask_ssim", "pckh", "lpips", "is"], progress=False))
     assert r["pairs"] == 4 and r["n"] == 2 and r["missing"] == 2
     assert r["missing_examples"] == ["p1_a___p1_b", "p3_a___p3_b"]
     for m in ("ssim", "ssim_gfla", "mask_ssim"):
@@ -93,8 +94,8 @@ def test_pckh_with_detector_and_sheet(tmp_path):
         return kp  # the annotated pose: every joint right
 
     sheet = tmp_path / "sheet.png"
-    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, metrics=["pckh", "ssim"], sheet_png=sheet,
-                       peers={"same": gen}, progress=False, detector=detector)
+    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, EvaluationOptions(
+        metrics=["pckh", "ssim"], sheet_png=sheet, peers={"same": gen}, progress=False, detector=detector))
     assert calls == [(64, 32, 3)] * 2
     assert r["metrics"]["pckh"]["value"] == 1.0 and r["metrics"]["pckh"]["n"] == 2
     with Image.open(sheet) as im:
@@ -105,16 +106,16 @@ def test_generated_of_other_size_is_resized(tmp_path):
     data, gen, _ = _make_data(tmp_path)
     big = Image.open(gen / "p0_a___p0_b.png").resize((64, 128), Image.NEAREST)
     big.save(gen / "p0_a___p0_b.png")
-    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, metrics=["ssim"], progress=False)
+    r = evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, EvaluationOptions(metrics=["ssim"], progress=False))
     assert r["resized_to_ground_truth"] == 1 and r["n"] == 2
 
 
 def test_unknown_metric_and_missing_folder(tmp_path):
     data, gen, _ = _make_data(tmp_path)
     with pytest.raises(ValueError, match="unknown metric"):
-        evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, metrics=["nope"], progress=False)
+        evaluate_pairs(tmp_path / "pairs.csv", data, gen, None, EvaluationOptions(metrics=["nope"], progress=False))
     with pytest.raises(FileNotFoundError):
-        evaluate_pairs(tmp_path / "pairs.csv", data, tmp_path / "absent", None, progress=False)
+        evaluate_pairs(tmp_path / "pairs.csv", data, tmp_path / "absent", None, EvaluationOptions(progress=False))
 
 
 def test_sample_pairs_draws_held_out_pairs_reproducibly_in_file_order(tmp_path):

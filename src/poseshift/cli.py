@@ -78,21 +78,11 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                                                   args.frame)[0])
             print(f"wrote {out}")
             return 0
-        from tqdm import tqdm
+        from poseshift.transfer_folder import render_folder
 
-        from poseshift.pose.keypoints_io import pick_row, read_named_poses
-
-        paths = _image_paths([args.image])
-        # a folder's source poses: one file (annotations CSV or poseshift pose JSON) naming each
-        # photo, read once; without it they are detected where the generator needs them
-        rows = read_named_poses(source) if source else None
-        for i in tqdm(range(0, len(paths), args.batch), desc="transfer", unit="batch", disable=args.quiet):
-            chunk = paths[i:i + args.batch]
-            sources = None if rows is None else [pick_row(rows, p.name, source) for p in chunk]
-            renders = reposer.render_batch(chunk, [pose] * len(chunk), sources, args.frame)
-            for path, render in zip(chunk, renders):
-                write_image(out / f"{path.stem}.png", render)
-        print(f"wrote {len(paths)} renders into {out}")
+        n = render_folder(reposer, args.image, pose, out, source=source, frame=args.frame, batch=args.batch,
+                          progress=not args.quiet)
+        print(f"wrote {n} renders into {out}")
     finally:
         reposer.close()
     return 0
@@ -193,73 +183,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from poseshift.evaluate import evaluate_pairs, read_pairs
+    from poseshift.evaluation_run import EvaluationRun, headline, run_evaluation
 
-    if sum(map(bool, (args.generated, args.checkpoint, args.copy_source, args.warp_only))) != 1:
-        raise ValueError("give exactly one of --generated GEN_DIR, --checkpoint CKPT, --copy-source or --warp-only")
-    if Path(args.out).suffix.lower() == ".json":  # a report file; renders beside it in <stem>_images/
-        out = _new_output(args.out, args.overwrite)
-        renders = out.parent / (out.stem + "_images")
-    else:  # a folder, as the peers lay one out: DIR/images/<from>___<to>.png and DIR/report.json
-        out = _new_output(str(Path(args.out) / "report.json"), args.overwrite)
-        renders = Path(args.out) / "images"
-    _new_output(args.sheet or str(out.with_suffix(".png")), args.overwrite)
-    generated = Path(args.generated) if args.generated else renders
-    if not args.generated and generated.is_dir() and any(generated.iterdir()) and not args.overwrite:
-        raise FileExistsError(f"{generated} holds earlier renders; pass --overwrite to replace them")
-    from poseshift.layouts import open_layout
-
-    layout = open_layout(args.data)
-    pairs_file = args.pairs or layout.pairs_file(args.split or "test")  # a published layout's test pairs
-    pairs = read_pairs(pairs_file)
-    if not pairs:
-        raise ValueError(f"{pairs_file}: no from,to pairs to evaluate")
-    if args.split and layout.split_file is not None:
-        from poseshift.layouts import read_split
-
-        splits = read_split(layout.split_file)
-        pairs = [(a, b) for a, b in pairs if splits.get(a) == args.split and splits.get(b) == args.split]
-        print(f"{len(pairs)} pairs with both images in split {args.split!r}")
-    if args.checkpoint or args.copy_source or args.warp_only:
-        from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
-
-        if args.copy_source:
-            counts = copy_pairs(pairs, args.data, generated)
-        elif args.warp_only:
-            from poseshift.silhouette import cache_for_data
-
-            counts = warp_pairs(pairs, args.data, generated, silhouettes=cache_for_data(args.data))
-        else:
-            reposer = Reposer.from_checkpoint(args.checkpoint, device=args.device or "auto", adapt=args.adapt)
-            try:
-                counts = render_pairs(reposer, pairs, args.data, generated, progress=not args.quiet)
-            finally:
-                reposer.close()
-        if not counts["rendered"]:
-            raise ValueError(f"{pairs_file}: none of its {len(pairs)} pairs names two images of {args.data}")
-        print(f"wrote {counts['rendered']} images into {generated}")
-    detector = None
-    wanted = args.metrics or None
-    if wanted is None or "pckh" in wanted:
-        try:
-            from poseshift.detect import PoseDetector
-            detector = PoseDetector()
-        except ImportError as err:
-            print(f"poseshift: pckh skipped: {err}", file=sys.stderr)
-    peers = {Path(p).name: p for p in (args.peers or [])}
-    try:
-        report = evaluate_pairs(pairs, args.data, generated, out, metrics=wanted,
-                                sheet_png=args.sheet or out.with_suffix(".png"), peers=peers or None,
-                                progress=not args.quiet, detector=detector, device=args.device or "auto",
-                                lpips_weights=args.lpips_weights, is_weights=args.is_weights,
-                                inception_weights=args.inception_weights, stats_cache=args.fid_cache,
-                                pairs_source=f"{pairs_file}" + (f" (split {args.split})" if args.split else ""))
-    finally:
-        if detector is not None:
-            detector.close()
-    summary = {k: (v.get("value") if isinstance(v, dict) and "value" in v else v.get("skipped"))
-               for k, v in report["metrics"].items()}
-    print(json.dumps({"n": report["n"], "missing": report["missing"], **summary}, indent=2))
+    run = EvaluationRun(data=args.data, out=args.out, generated=args.generated, checkpoint=args.checkpoint,
+                        copy_source=args.copy_source, warp_only=args.warp_only, pairs=args.pairs, split=args.split,
+                        sheet=args.sheet, peers=args.peers or (), metrics=args.metrics, device=args.device or "auto",
+                        adapt=args.adapt, overwrite=args.overwrite, progress=not args.quiet,
+                        lpips_weights=args.lpips_weights, is_weights=args.is_weights,
+                        inception_weights=args.inception_weights, fid_cache=args.fid_cache)
+    report, out = run_evaluation(run)
+    print(json.dumps(headline(report), indent=2))
     print(f"wrote {out}")
     return 0
 

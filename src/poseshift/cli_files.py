@@ -6,31 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-
-def new_output(path: str, overwrite: bool) -> Path:
-    """An output file that must not replace the user's file unless asked."""
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    return out
+from poseshift.files import new_output as new_output  # the command line's outputs
 
 
 def image_paths(items: list[str]) -> list[Path]:
-    """The photos named: files as given, folders' images in name order."""
-    from poseshift.images import IMAGE_SUFFIXES
+    """The photos named (:func:`poseshift.images.image_paths`; imported when needed, as torch is)."""
+    from poseshift.images import image_paths as paths
 
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such image or folder")
-    if not paths:
-        raise ValueError(f"no images in {' '.join(items)}")
-    return paths
+    return paths(items)
 
 
 def pose_for_photo(pose: str | None, photo: str | Path, name: str | None = None) -> str | np.ndarray | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from poseshift.metrics import (
     list_metrics,
 )
 
-__all__ = ["evaluate_pairs", "read_pairs", "generated_name", "make_sheet"]
+__all__ = ["EvaluationOptions", "evaluate_pairs", "read_pairs", "generated_name", "make_sheet"]
 
 SHEET_ROWS = 8
 
@@ -81,39 +82,58 @@ def _keypoints_for(ann: Mapping[str, np.ndarray], name: str) -> np.ndarray | Non
     return None
 
 
-def evaluate_pairs(
-    pairs_csv: str | Path | Sequence[tuple[str, str]],
-    data_dir: str | Path,
-    generated_dir: str | Path,
-    out_json: str | Path | None,
-    metrics: Sequence[str] | None = None,
-    sheet_png: str | Path | None = None,
-    peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None,
-    progress: bool = True,
-    *,
-    detector: Callable[[np.ndarray], np.ndarray] | None = None,
-    device: str = "auto",
-    lpips_weights: str | Path | Sequence[str | Path] | None = None,
-    is_weights: str | Path | None = None,
-    fid_torchscript: str | Path | None = None,
-    inception_weights: str | Path | None = None,
-    stats_cache: str | Path | None = None,
-    real_split: str = "train",
-    batch_size: int = 16,
-    limit: int | None = None,
-    pairs_source: str | None = None,
-) -> dict[str, Any]:
-    """Evaluate ``generated_dir`` on the pairs of ``pairs_csv``; write and return the report.
+@dataclass
+class EvaluationOptions:
+    """How :func:`evaluate_pairs` scores a folder: everything besides the pairs and the folders.
 
     ``metrics``: names from :func:`poseshift.metrics.list_metrics` (default: all of
     ``DEFAULT_METRICS``; those that cannot run here are reported as skipped). ``detector``: a
     callable ``image uint8 [H, W, 3] -> [18, 2]`` for ``pckh``. ``peers``: folders of other
     systems' outputs (``{label: dir}`` or a list of dirs) shown as extra sheet columns.
     ``inception_weights``: torchvision's Inception-v3 file for ``fid`` (the papers' protocol),
-    whose real set is ``real_split`` of ``data_dir``, its statistics cached in ``stats_cache``.
-    ``limit``: evaluate only the first ``limit`` pairs of the CSV. ``pairs_source``: where a
-    list of pairs came from, recorded in the report (the list itself is recorded too).
+    whose real set is ``real_split`` of the data folder, its statistics cached in ``stats_cache``.
+    ``limit``: evaluate only the first ``limit`` pairs. ``pairs_source``: where a list of pairs
+    came from, recorded in the report (the list itself is recorded too).
     """
+
+    metrics: Sequence[str] | None = None
+    sheet_png: str | Path | None = None
+    peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None
+    progress: bool = True
+    detector: Callable[[np.ndarray], np.ndarray] | None = None
+    device: str = "auto"
+    lpips_weights: str | Path | Sequence[str | Path] | None = None
+    is_weights: str | Path | None = None
+    fid_torchscript: str | Path | None = None
+    inception_weights: str | Path | None = None
+    stats_cache: str | Path | None = None
+    real_split: str = "train"
+    batch_size: int = 16
+    limit: int | None = None
+    pairs_source: str | None = None
+
+    def metric_options(self, real: Sequence[Path], data_dir: Path) -> MetricOptions:
+        """What the metrics are built from (:class:`poseshift.metrics.MetricOptions`)."""
+        return MetricOptions(device=_resolve_device(self.device), detector=self.detector,
+                             fid_torchscript=self.fid_torchscript, lpips_weights=self.lpips_weights,
+                             is_weights=self.is_weights, batch_size=self.batch_size,
+                             inception_weights=self.inception_weights, real_images=real,
+                             stats_cache=self.stats_cache, progress=self.progress,
+                             real_source=f"{len(real)} images of split {self.real_split!r} of {data_dir}")
+
+
+def evaluate_pairs(
+    pairs_csv: str | Path | Sequence[tuple[str, str]],
+    data_dir: str | Path,
+    generated_dir: str | Path,
+    out_json: str | Path | None = None,
+    options: EvaluationOptions | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``generated_dir`` on the pairs of ``pairs_csv`` (a ``from,to`` file or a list of
+    pairs) as ``options`` say (:class:`EvaluationOptions`; default: every metric); write the
+    report to ``out_json`` (``None``: no file) and return it."""
+    o = options if options is not None else EvaluationOptions()
+    metrics, limit, batch_size = o.metrics, o.limit, o.batch_size
     t0 = time.time()
     data_dir = Path(data_dir)
     generated_dir = Path(generated_dir)
@@ -130,11 +150,8 @@ def evaluate_pairs(
     layout = open_layout(data_dir)  # ours or a published layout (poseshift.layouts)
     ann = layout.keypoints()
 
-    real = layout.real_images(real_split) if inception_weights and "fid" in names else []
-    opts = MetricOptions(device=_resolve_device(device), detector=detector, fid_torchscript=fid_torchscript,
-                         lpips_weights=lpips_weights, is_weights=is_weights, batch_size=batch_size,
-                         inception_weights=inception_weights, real_images=real, stats_cache=stats_cache,
-                         real_source=f"{len(real)} images of split {real_split!r} of {data_dir}", progress=progress)
+    real = layout.real_images(o.real_split) if o.inception_weights and "fid" in names else []
+    opts = o.metric_options(real, data_dir)
     active: dict[str, Any] = {}
     entries: dict[str, dict[str, Any]] = {}
     for m in names:
@@ -157,7 +174,7 @@ def evaluate_pairs(
 
     try:
         from tqdm import tqdm
-        bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", disable=not progress)
+        bar = tqdm(total=len(pairs), desc="evaluate", unit="pair", disable=not o.progress)
     except ImportError:  # pragma: no cover
         bar = None
     for src, tgt in pairs:
@@ -196,7 +213,7 @@ def evaluate_pairs(
         values = metric.result()
         entries[name] = {**values, "n": metric.n, "settings": metric.settings}
     report: dict[str, Any] = {
-        "pairs_csv": str(pairs_csv) if from_csv else pairs_source,
+        "pairs_csv": str(pairs_csv) if from_csv else o.pairs_source,
         "data_dir": str(data_dir),
         "generated_dir": str(generated_dir),
         "pairs": len(pairs),
@@ -210,9 +227,9 @@ def evaluate_pairs(
     }
     if not from_csv:
         report["pair_list"] = [list(p) for p in pairs]
-    if sheet_png is not None and sheet_rows:
-        make_sheet(sheet_png, sheet_rows, peers)
-        report["sheet"] = str(sheet_png)
+    if o.sheet_png is not None and sheet_rows:
+        make_sheet(o.sheet_png, sheet_rows, o.peers)
+        report["sheet"] = str(o.sheet_png)
     report["seconds"] = round(time.time() - t0, 2)
     if out_json is not None:
         out = Path(out_json)

@@ -11,6 +11,14 @@ from safetensors import SafetensorError
 TMP_SUFFIX = ".tmp"
 
 
+def new_output(path: str | Path, overwrite: bool) -> Path:
+    """An output file that must not replace the user's file unless asked."""
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    return out
+
+
 def atomic_write(path: Path, write) -> None:
     """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``. A
     failure (a full disk) leaves ``path`` as it was and raises ``OSError`` naming it."""

@@ -107,6 +107,23 @@ def resolve_by_stem(folder: Path, name: str) -> Path | None:
     return None
 
 
+
+def image_paths(items: list[str]) -> list[Path]:
+    """The photos named: files as given, folders' images in name order."""
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such image or folder")
+    if not paths:
+        raise ValueError(f"no images in {' '.join(items)}")
+    return paths
+
+
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 values (any shape) -> float in [-1, 1], the generator's tanh range."""
     return images.float().div(127.5).sub(1.0)
