@@ -54,7 +54,7 @@ def write_mock(root: Path, n: int, seed: int = 0) -> Path:
 def first_batch_seconds(root: Path, size: int, workers: int, batch: int) -> float:
     t0 = time.perf_counter()
     data = PoseImageFolder(root, size, split="train")
-    plan = BatchPlan(len(data), batch, 0, True, len(data))
+    plan = BatchPlan(len(data), batch, 0, "mirror", len(data))
     source = BatchSource(TrainingItems(data), plan, World(), torch.device("cpu"), sigma_pixels(size),
                          workers=workers)
     source.next()
@@ -80,7 +80,7 @@ def throughput(root: Path, size: int, workers: int, batch: int, batches: int, ma
     """Images/s of the batch source: with ``maps``, also the device step (float conversion and
     belief maps, here on the CPU); without, the loader alone (decode, fit, flip, batch)."""
     data = PoseImageFolder(root, size, split="train")
-    plan = BatchPlan(len(data), batch, 0, True, len(data))
+    plan = BatchPlan(len(data), batch, 0, "mirror", len(data))
     source = BatchSource(TrainingItems(data), plan, World(), torch.device("cpu"), sigma_pixels(size),
                          workers=workers, prefetch=4)
     take = source.next if maps else lambda: next(source._it)

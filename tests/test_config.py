@@ -87,3 +87,17 @@ def test_the_packaged_model_written_before_the_removal_still_loads():
 
     ckpt = Checkpoint(REPO / "src" / "poseshift" / "assets" / "synthetic-64.safetensors", prefixes=("G",))
     assert ckpt.config.model.g_arch == "flow" and ckpt.config.loss.cycle_grad_scale == 0.0
+
+
+def test_train_flip_of_a_config_from_before_the_three_flips_still_reads():
+    """train.flip was a bool (the packaged synthetic-64 stores true): true reads as "mirror",
+    false as "none"; the paper preset draws the paper's three flips."""
+    from dataclasses import asdict
+
+    stored = json.loads(json.dumps(asdict(load_config("tiny"))))
+    for old, new in ((True, "mirror"), (False, "none")):
+        stored["train"]["flip"] = old
+        assert config_from_json(json.dumps(stored), "old.safetensors").train.flip == new
+    assert load_config("paper").train.flip == "all" and load_config("tiny").train.flip == "mirror"
+    with pytest.raises(ConfigError, match="train.flip must be one of none, mirror, all"):
+        load_config("tiny", ["train.flip=sideways"])

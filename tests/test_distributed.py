@@ -87,7 +87,7 @@ def test_rank_slices_make_up_the_global_batch():
     from poseshift.training.batches import RankBatches
     from poseshift.training.distributed import World
 
-    plan = BatchPlan(units=10, batch=4, seed=3, flip=True, poses=10)
+    plan = BatchPlan(units=10, batch=4, seed=3, flip="mirror", poses=10)
     whole = iter(RankBatches(plan, World(), start=0))
     r0, r1 = iter(RankBatches(plan, World(0, 2), 0)), iter(RankBatches(plan, World(1, 2), 0))
     for b in range(5):  # across an epoch boundary (2 batches per epoch)
@@ -114,6 +114,6 @@ def test_global_batch_must_divide_among_processes(tmp_path):
     from poseshift.training.batches import BatchSource
     from poseshift.training.distributed import World
 
-    plan = BatchPlan(units=8, batch=3, seed=0, flip=False, poses=8)
+    plan = BatchPlan(units=8, batch=3, seed=0, flip="none", poses=8)
     with pytest.raises(ValueError, match="train.batch_size=3"):
         BatchSource(None, plan, World(0, 2), torch.device("cpu"), 1.0)

@@ -160,3 +160,43 @@ def test_bad_inputs():
 def test_cuda_matches_cpu():
     kp = random_kp(2, integer=False)
     torch.testing.assert_close(belief_maps(kp.cuda(), H, W, 2.0).cpu(), belief_maps(kp, H, W, 2.0))
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_each_flip_moves_every_joint_with_its_pixel(mode):
+    """The paper's three flips (train.flip: all): the image flipped as TrainingItems flips it and
+    the pose by flip_pose; each joint's own pixel lands under its (relabelled) keypoint. A flip is
+    a mirror image and swaps left and right; the half turn (both) swaps twice and keeps them."""
+    from poseshift.pose.heatmaps import flip_pose
+    from poseshift.training.batches import _flip_image
+
+    h, w = 20, 16
+    rng = np.random.default_rng(mode)
+    kp = np.stack([rng.integers(0, w, 18), rng.integers(0, h, 18)], 1).astype(np.float32)
+    image = np.zeros((h, w, 3), np.int64)
+    for j, (x, y) in enumerate(kp.astype(int)):
+        image[y, x, 0] = j + 1 if image[y, x, 0] == 0 else image[y, x, 0]
+    out_img, out_kp = _flip_image(image, mode), flip_pose(kp, mode, h, w)
+    r_wrist, l_wrist = JOINT_INDEX["r_wrist"], JOINT_INDEX["l_wrist"]
+    swapped = mode in (1, 2)
+    src = l_wrist if swapped else r_wrist  # whose data lands in the right wrist's slot
+    x, y = out_kp[r_wrist].astype(int)
+    assert out_img[y, x, 0] == image[int(kp[src, 1]), int(kp[src, 0]), 0]
+    for j in range(18):  # every joint: its pixel moved with it
+        x, y = out_kp[j].astype(int)
+        k = FLIP_PERM[j] if swapped else j
+        assert out_img[y, x, 0] == image[int(kp[k, 1]), int(kp[k, 0]), 0]
+    assert np.array_equal(flip_pose(flip_pose(kp, mode, h, w), mode, h, w), kp)  # each flip undoes itself
+
+
+def test_the_papers_flips_draw_all_four_and_mirror_keeps_its_old_draws():
+    from poseshift.training.batches import FLIP, TFLIP, BatchPlan
+
+    keys = BatchPlan(units=400, batch=8, seed=1, flip="all", poses=400).epoch_keys(0)
+    assert set(keys[:, FLIP]) == set(keys[:, TFLIP]) == {0, 1, 2, 3}
+    mirror = BatchPlan(units=400, batch=8, seed=1, flip="mirror", poses=400).epoch_keys(0)
+    rng = np.random.default_rng([1, 0])  # the draws a run made before "all" existed: resumes stay exact
+    assert np.array_equal(mirror[:, 0], rng.permutation(400))
+    rng.integers(0, 400, size=400)
+    assert np.array_equal(mirror[:, FLIP], rng.random(400) < 0.5)
+    assert set(BatchPlan(units=40, batch=8, seed=1, flip="none", poses=40).epoch_keys(0)[:, FLIP]) == {0}

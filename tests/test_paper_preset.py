@@ -46,7 +46,7 @@ PAPER = {
     "train.epochs": (300, "We train for 300 epochs"),
     "train.decay_after": (100, "with a linear decreasing rate after epoch 100"),
     "train.schedule": ("epochs", "We train for 300 epochs with a linear decreasing rate after epoch 100"),
-    "train.flip": (True, "We then applied data augmentation with all three possible flips per each image"),
+    "train.flip": ("all", "We then applied data augmentation with all three possible flips per each image"),
 }
 # Values the paper's words imply rather than write: the 26x26 grid.
 IMPLIED = {"model.d_tail_padding"}
@@ -176,7 +176,7 @@ PINNED = {
     "loss.lambda_style": 1000.0, "loss.identity": "content_style", "loss.lambda_colour": 0.0,
     "loss.cycle_grad_scale": 1.0, "train.batch_size": 12, "train.lr_g": 0.0002, "train.lr_d": 0.0001,
     "train.epochs": 300, "train.decay_after": 100, "train.schedule": "epochs", "train.pool_size": 50,
-    "train.flip": True, "train.seed": 0, "train.device": "auto", "train.bf16": False,
+    "train.flip": "all", "train.seed": 0, "train.device": "auto", "train.bf16": False,
     "train.channels_last": False, "train.workers": 2, "train.compile": False, "train.log_every": 50,
     "train.sample_every": 1000, "train.checkpoint_every": 1000, "train.phi_warmup_steps": 0,
     "train.g_ema_decay": 0.0, "data.fit": "pad", "data.pad_value": 255, "data.cache": False,

@@ -121,7 +121,10 @@ class TrainConfig:
     # schedule over the new budget.
     schedule: str = "epochs"
     pool_size: int = 50  # image buffer of Shrivastava et al., as CycleGAN's pool
-    flip: bool = True
+    # Augmentation by flips, per image and per target pose, at random: "mirror" left-right
+    # (left and right joints swapped), "all" the paper's three flips (section 6: left-right,
+    # upside down, both; see poseshift.pose.heatmaps.flip_pose), "none".
+    flip: str = "mirror"
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # autocast where bf16 is fast; fp32 with a warning elsewhere (devices.resolve_bf16)

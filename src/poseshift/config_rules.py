@@ -23,6 +23,7 @@ CHOICES = {
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "schedule"): ("epochs", "budget"),
+    ("train", "flip"): ("none", "mirror", "all"),
     ("data", "fit"): ("pad", "resize"),
 }
 # Plausible bounds: a zero interval, a network that would need terabytes, a weight that
@@ -90,6 +91,8 @@ def check_config(cfg: Config, source: str) -> None:
 
 def coerce(want: type, section: str, name: str, value: Any, source: str) -> Any:
     """``value`` as the field's type ``want`` (its default's), bounded and among its choices."""
+    if (section, name) == ("train", "flip") and isinstance(value, bool):  # a bool until 2026-12-07
+        value = "mirror" if value else "none"                                 # (synthetic-64 says true)
     try:
         if want is bool and isinstance(value, str):
             low = value.strip().lower()

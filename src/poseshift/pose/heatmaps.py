@@ -13,7 +13,7 @@ import torch
 
 from poseshift.pose.schema import FLIP_PERM, NUM_JOINTS
 
-__all__ = ["belief_maps", "sigma_pixels", "flip_keypoints", "flip_maps", "visible"]
+__all__ = ["belief_maps", "sigma_pixels", "flip_keypoints", "flip_pose", "flip_maps", "visible"]
 
 KP = TypeVar("KP", np.ndarray, torch.Tensor)
 
@@ -80,6 +80,21 @@ def flip_keypoints(kp: KP, width: int) -> KP:
     out = np.array(kp, copy=True)
     out[..., 0] = (width - 1) - out[..., 0]
     return out[..., list(FLIP_PERM), :]
+
+
+def flip_pose(kp: np.ndarray, mode: int, height: int, width: int) -> np.ndarray:
+    """Keypoints [18, 2] of an image flipped by ``mode``: bit 1 left-right, bit 2 upside down
+    (``y -> height - 1 - y``), both = a half turn. Each flip is a mirror image, so each swaps the
+    left and right joints (our reading of the paper's "three possible flips", section 6: the
+    half turn swaps twice and keeps them)."""
+    out = np.array(kp, dtype=np.float32, copy=True)
+    if mode & 2:
+        out[..., 1] = (height - 1) - out[..., 1]
+        out = flip_keypoints(out, width)                    # the swap, and x mirrored ...
+        out[..., 0] = (width - 1) - out[..., 0]             # ... back: only y is flipped
+    if mode & 1:
+        out = flip_keypoints(out, width)
+    return out
 
 
 def flip_maps(maps: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from poseshift.data import PoseImageFolder
 from poseshift.images import to_unit
 from poseshift.objective import Batch
-from poseshift.pose.heatmaps import flip_keypoints
+from poseshift.pose.heatmaps import flip_pose
 from poseshift.training.distributed import World
 
 __all__ = ["BatchPlan", "TrainingItems", "BatchSource", "to_batch"]
@@ -39,7 +39,7 @@ class BatchPlan:
     units: int
     batch: int
     seed: int
-    flip: bool
+    flip: str  # train.flip: "none", "mirror" (left-right) or "all" (the paper's three flips)
     poses: int
 
     @property
@@ -51,9 +51,12 @@ class BatchPlan:
         keys = np.zeros((self.units, 4), dtype=np.int64)
         keys[:, SRC] = rng.permutation(self.units)
         keys[:, TGT] = rng.integers(0, self.poses, size=self.units)
-        if self.flip:
+        if self.flip == "mirror":  # 1: left-right
             keys[:, FLIP] = rng.random(self.units) < 0.5
             keys[:, TFLIP] = rng.random(self.units) < 0.5
+        elif self.flip == "all":  # 0-3, poseshift.pose.heatmaps.flip_pose: none, left-right, upside down, both
+            keys[:, FLIP] = rng.integers(0, 4, size=self.units)
+            keys[:, TFLIP] = rng.integers(0, 4, size=self.units)
         return keys
 
     def keys(self, b: int) -> np.ndarray:
@@ -79,8 +82,13 @@ class RankBatches:
             b += 1
 
 
-def _flip_image(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image[:, ::-1])
+def _flip_image(image: np.ndarray, mode: int) -> np.ndarray:
+    """[H, W, 3] flipped as ``flip_pose`` flips its keypoints: bit 1 left-right, bit 2 upside down."""
+    if mode & 1:
+        image = image[:, ::-1]
+    if mode & 2:
+        image = image[::-1]
+    return np.ascontiguousarray(image)
 
 
 class TrainingItems(Dataset):
@@ -98,10 +106,10 @@ class TrainingItems(Dataset):
         image, kp = self.data.framed(i), self.data.poses[i]
         size = self.data.size
         if flip:
-            image, kp = _flip_image(image), flip_keypoints(kp, size)
+            image, kp = _flip_image(image, flip), flip_pose(kp, flip, size, size)
         target = self.data.poses[j]
         if tflip:
-            target = flip_keypoints(target, size)
+            target = flip_pose(target, tflip, size, size)
         return {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
                 "kp_o": torch.from_numpy(np.array(kp, dtype=np.float32)),
                 "kp_f": torch.from_numpy(np.array(target, dtype=np.float32))}
