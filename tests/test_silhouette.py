@@ -41,6 +41,30 @@ def test_a_mask_is_computed_once_and_an_edited_image_gets_its_own(tmp_path):
     assert seg.calls == 2 and mask[20, 25] == 1 and mask[20, 12] == 0, "an edited image is never served a stale mask"
 
 
+def test_a_bounded_cache_keeps_the_most_recently_used_masks(tmp_path, monkeypatch):
+    """The user's cache (a web server's, say) stays bounded: past max_files the least recently
+    used masks go (down to 90%), a mask read again counts as recent; a data set's folder is not bounded."""
+    import os
+    import time
+
+    import poseshift.silhouette as silhouette
+
+    seg = CountingSegmenter()
+    cache = SilhouetteCache(tmp_path, seg, max_files=4)
+    images = [person(shift) for shift in range(6)]
+    for k, image in enumerate(images[:4]):
+        cache(image)
+        os.utime(cache.path_for(image), (time.time() - 100 + k, time.time() - 100 + k))  # an age order
+    cache(images[0])                      # read again: now the most recent
+    cache(images[4])                      # the fifth mask: past the bound, the oldest go
+    kept = {f.name for f in tmp_path.glob("*.png")}
+    assert len(kept) == 3 and cache.path_for(images[0]).name in kept and cache.path_for(images[4]).name in kept
+    assert cache.path_for(images[1]).name not in kept
+    monkeypatch.setattr(silhouette, "default_cache_dir", lambda: tmp_path / "user")
+    assert SilhouetteCache(segmenter=seg).max_files == silhouette.USER_CACHE_MAX
+    assert SilhouetteCache(tmp_path / "data", seg).max_files is None
+
+
 def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(tmp_path, capsys):
     seg = CountingSegmenter()
     cache = SilhouetteCache(tmp_path, seg)

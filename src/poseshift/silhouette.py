@@ -75,13 +75,23 @@ class Segmenter:
                 setattr(self, attr, None)
 
 
+# The user's cache (not a data set's silhouettes/ folder) keeps at most this many masks, the least
+# recently used going first: a web server that sees a new photo a request stays bounded (a
+# 256x176 mask is a few kB).
+USER_CACHE_MAX = 20_000
+
+
 class SilhouetteCache:
     """Masks by image content in ``folder`` (default :func:`default_cache_dir`), computed with
-    ``segmenter`` (a :class:`Segmenter`, made on first need) where absent."""
+    ``segmenter`` (a :class:`Segmenter`, made on first need) where absent. ``max_files``: the
+    most masks kept (least recently used removed first); default USER_CACHE_MAX for the user's
+    cache, no bound for a folder given (a data set's masks)."""
 
-    def __init__(self, folder: str | Path | None = None, segmenter=None):
+    def __init__(self, folder: str | Path | None = None, segmenter=None, max_files: int | None = None):
+        self.max_files = max_files if max_files is not None or folder is not None else USER_CACHE_MAX
         self.folder = Path(folder) if folder is not None else default_cache_dir()
         self._segmenter = segmenter
+        self._count: int | None = None  # masks in the folder, counted on the first store
         self.computed = 0
         self.rebuilt = 0
         self._sweep()
@@ -113,6 +123,8 @@ class SilhouetteCache:
                 with Image.open(path) as im:
                     mask = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
                 if mask.shape == image.shape[:2]:
+                    if self.max_files is not None:
+                        os.utime(path)  # recently used: kept longest
                     return mask
                 raise ValueError(f"holds a {mask.shape} mask for a {image.shape[:2]} image")
             except Exception as err:  # noqa: BLE001 - any unreadable cache file is rebuilt
@@ -138,12 +150,31 @@ class SilhouetteCache:
             with os.fdopen(fd, "wb") as f:
                 Image.fromarray(np.round(mask * 255).astype(np.uint8)).save(f, format="PNG")
             os.replace(tmp, path)
+            if self.max_files is not None:
+                if self._count is None:
+                    self._count = sum(1 for _ in self.folder.glob("*.png"))
+                else:
+                    self._count += 1
+                if self._count > self.max_files:
+                    self._prune()
         except OSError as err:  # a full disk: the mask is used, not kept
             Path(tmp).unlink(missing_ok=True)
             print(f"poseshift: warning: silhouette cache {path.parent}: not written ({err})", file=sys.stderr)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _prune(self) -> None:
+        """Remove the least recently used masks, down to 90% of ``max_files`` (so that a folder
+        at its bound is not listed again at every store)."""
+        try:
+            masks = sorted(self.folder.glob("*.png"), key=lambda f: f.stat().st_mtime)
+        except OSError:
+            return
+        keep = max(1, int(0.9 * self.max_files))
+        for old in masks[:max(0, len(masks) - keep)]:
+            old.unlink(missing_ok=True)
+        self._count = min(len(masks), keep)
 
     def close(self) -> None:
         if self._segmenter is not None:
