@@ -57,10 +57,11 @@ from poseshift.config import load_config  # noqa: E402
 from poseshift.evaluate import EvaluationOptions, evaluate_pairs, sample_pairs  # noqa: E402
 from poseshift.images import read_image, resolve_by_stem, to_tensor  # noqa: E402
 from poseshift.metrics.ssim import ssim_patn  # noqa: E402
+from poseshift.pair_renders import copy_pairs, render_pairs, warp_pairs  # noqa: E402
 from poseshift.pose.keypoints_io import read_annotations_csv  # noqa: E402
 from poseshift.synth import write_dataset  # noqa: E402
 from poseshift.training import Trainer  # noqa: E402
-from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs  # noqa: E402
+from poseshift.transfer import Reposer  # noqa: E402
 
 ROWS = {
     "full": [],

@@ -51,7 +51,7 @@ def test_yaml_file_and_json_round_trip(tmp_path):
 def test_removed_fields_load_at_the_value_that_remains_and_are_refused_otherwise_in_one_line():
     """A config written by poseshift 0.1.0 (a checkpoint's, a YAML file) names fields that are gone:
     at the value whose behaviour remains it loads; any other value is one line naming the field."""
-    from poseshift.config import REMOVED
+    from poseshift.config import REMOVED, from_dict
 
     cfg = load_config("tiny")
     old = json.loads(cfg.to_json())
@@ -70,10 +70,10 @@ def test_removed_fields_load_at_the_value_that_remains_and_are_refused_otherwise
                              ("loss", "pose_reduction", "sum")]:
         tree = json.loads(json.dumps(old))
         tree[sec][name] = value
-        with pytest.raises(ConfigError) as e:
-            config_from_json(json.dumps(tree), "old.safetensors")
+        with pytest.raises(ConfigError) as e:  # a YAML file (a checkpoint's own: the next test)
+            from_dict(tree, "old.yaml")
         msg = str(e.value)
-        assert msg.startswith(f"old.safetensors: {sec}.{name}={value!r} is no longer a setting") and "\n" not in msg
+        assert msg.startswith(f"old.yaml: {sec}.{name}={value!r} is no longer a setting") and "\n" not in msg
     with pytest.raises(ConfigError, match=r"--set: loss.cycle_noise_std=0.1 is no longer a setting"):
         load_config("tiny", ["loss.cycle_noise_std=0.1"])
     assert load_config("tiny", ["train.lr_d=3e-4", "train.lr_phi=3e-4"]).train.lr_d == 3e-4
@@ -101,3 +101,24 @@ def test_train_flip_of_a_config_from_before_the_three_flips_still_reads():
     assert load_config("paper").train.flip == "all" and load_config("tiny").train.flip == "mirror"
     with pytest.raises(ConfigError, match="train.flip must be one of none, mirror, all"):
         load_config("tiny", ["train.flip=sideways"])
+
+
+def test_a_checkpoint_with_a_removed_training_only_value_still_loads_with_a_note(capsys):
+    """A run of 0.1.0 that tuned train.lr_d alone stored lr_phi != lr_d: its G renders as it did,
+    so its config loads (a note says what a resume drops); a YAML or --set asking for it is
+    refused, as is a removed field that changed the networks (model.norm)."""
+    stored = json.loads(json.dumps(load_config("tiny").to_dict()))
+    stored["train"].update(lr_d=0.0002, lr_phi=0.0001, max_steps=3000)
+    cfg = config_from_json(json.dumps(stored), "old.safetensors")
+    assert cfg.train.lr_d == 0.0002
+    err = capsys.readouterr().err
+    assert "old.safetensors: train.lr_phi=0.0001 is no longer a setting" in err and "train.max_steps" in err
+    from poseshift.config import from_dict
+
+    with pytest.raises(ConfigError, match="train.lr_phi=0.0001 is no longer a setting"):
+        from_dict(stored, "my.yaml")
+    for sec, name, value in (("model", "norm", "batch"), ("train", "mode", "supervised")):  # not training-only
+        tree = json.loads(json.dumps(stored))
+        tree[sec][name] = value
+        with pytest.raises(ConfigError, match=f"{sec}.{name}='{value}' is no longer a setting"):
+            config_from_json(json.dumps(tree), "old.safetensors")

@@ -32,7 +32,7 @@ LAYERS = [
     {"nets"},
     {"objective", "loading", "scenes"},
     {"training", "adapt", "evaluate", "evaluation_run", "transfer", "transfer_folder", "onnx_export", "onnx_sidecar",
-     "onnx_photo", "animate", "prepare", "demo", "plot"},
+     "onnx_photo", "animate", "pair_renders", "prepare", "demo", "plot"},
     {"serve", "cli_files", "cli_video", "cli_parser", "cli", "__main__"},
 ]
 

@@ -124,7 +124,7 @@ def test_transfer_by_model_name_with_a_photo_as_the_pose_keeps_the_photos_size(t
     assert "synthetic-64" in capsys.readouterr().err
 
 
-def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path):
+def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path, monkeypatch):
     photos = tmp_path / "photos"
     photos.mkdir()
     sizes = [(60, 40), (64, 64), (50, 80)]
@@ -147,6 +147,13 @@ def test_a_folder_is_rendered_in_one_call_each_in_its_own_size(tmp_path):
     paths = sorted(photos.iterdir())
     batch = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3, [sources[p.name] for p in paths])
     assert passes == [3] and [b.shape[:2] for b in batch] == sizes
+    # Large photos go in smaller groups (transfer.PHOTO_PIXELS: what a group holds at full
+    # resolution at once), with the same renders.
+    import poseshift.transfer
+
+    monkeypatch.setattr(poseshift.transfer, "PHOTO_PIXELS", 5000)
+    grouped = reposer.render_batch(paths, [_pose(h=50, w=40)] * 3, [sources[p.name] for p in paths])
+    assert passes == [3, 1, 1, 1] and all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(batch, grouped))
     assert all(np.abs(b.astype(int) - reposer.render_in_frame(str(p), _pose(h=50, w=40), sources[p.name])
                       .astype(int)).max() <= 1 for b, p in zip(batch, paths))
 

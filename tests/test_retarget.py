@@ -216,8 +216,9 @@ def test_evaluation_renders_the_pairs_poses_as_they_are(tmp_path):
     from poseshift.config import load_config
     from poseshift.images import read_image
     from poseshift.layouts import open_layout
+    from poseshift.pair_renders import render_pairs
     from poseshift.pose.keypoints_io import read_annotations_csv
-    from poseshift.transfer import Reposer, render_pairs
+    from poseshift.transfer import Reposer
     from tests.helpers import figures
 
     data = figures(tmp_path, people=3, size=32)

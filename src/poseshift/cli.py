@@ -63,7 +63,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     try:
         if args.pairs:
             from poseshift.layouts import read_pairs
-            from poseshift.transfer import render_pairs
+            from poseshift.pair_renders import render_pairs
 
             if not args.data:
                 raise ValueError("--pairs needs --data (the folder holding the images and their keypoints)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -202,8 +203,19 @@ REMOVED: dict[tuple[str, str], tuple[Any, str]] = {
 }
 
 
-def _check_removed(sec: str, name: str, value: Any, values: dict[str, Any], source: str) -> None:
-    """A removed field is accepted only at the value whose behaviour remains (see REMOVED)."""
+# Removed fields that only steered training (the networks and their renders do not depend on
+# them): a checkpoint that stored another value still loads, with a note, since its G renders as
+# it did; a resumed run trains with what remains. A YAML file or --set asking for them is refused.
+TRAINING_ONLY = {("loss", "lambda_adv"), ("loss", "cycle_noise_std"), ("loss", "patch_sigma_scale"),
+                 ("loss", "pose_reduction"), ("loss", "lambda_l1"), ("train", "beta1"),
+                 ("train", "beta2"), ("train", "lr_phi"), ("train", "prefetch"), ("train", "max_steps"),
+                 ("data", "split")}
+
+
+def _check_removed(sec: str, name: str, value: Any, values: dict[str, Any], source: str,
+                   stored: bool = False) -> None:
+    """A removed field is accepted only at the value whose behaviour remains (see REMOVED), or,
+    in a checkpoint's stored config (``stored``), at any value where it only steered training."""
     keep, where = REMOVED[(sec, name)]
     if (sec, name) == ("train", "lr_phi"):  # merged into lr_d: the same rate as D's loads
         keep = values.get("lr_d", TrainConfig.lr_d)
@@ -213,12 +225,17 @@ def _check_removed(sec: str, name: str, value: Any, values: dict[str, Any], sour
         same = False
     if isinstance(value, bool) or not same:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        if stored and (sec, name) in TRAINING_ONLY:
+            print(f"poseshift: note: {source}: {sec}.{name}={shown} is no longer a setting ({where}); "
+                  "its networks load as they were, a resumed run trains without it", file=sys.stderr)
+            return
         raise ConfigError(f"{source}: {sec}.{name}={shown} is no longer a setting ({where}; "
                           "docs/configuration.md lists the removed settings)")
 
 
-def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
-    """Build a Config from a nested dict, rejecting unknown sections and fields."""
+def from_dict(tree: dict[str, Any], source: str = "config", stored: bool = False) -> Config:
+    """Build a Config from a nested dict, rejecting unknown sections and fields. ``stored``: a
+    checkpoint's own config (removed training-only fields load at any value, with a note)."""
     if not isinstance(tree, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(tree).__name__}")
     sections = {}
@@ -232,7 +249,7 @@ def from_dict(tree: dict[str, Any], source: str = "config") -> Config:
         kwargs = {}
         for name, value in values.items():
             if (sec, name) in REMOVED:
-                _check_removed(sec, name, value, values, source)
+                _check_removed(sec, name, value, values, source, stored)
                 continue
             if name not in known:
                 raise ConfigError(f"{source}: unknown field {sec}.{name} (known: {', '.join(known)})")
@@ -312,4 +329,4 @@ def config_from_json(text: str, source: str = "checkpoint") -> Config:
         raise ConfigError(f"{source}: config is not valid JSON ({err})") from None
     except RecursionError:
         raise ConfigError(f"{source}: config JSON nested too deeply") from None
-    return from_dict(tree, source)
+    return from_dict(tree, source, stored=True)

@@ -106,7 +106,8 @@ def render(run: EvaluationRun, pairs: list[tuple[str, str]], generated: Path, pa
     """Write the renders of ``pairs`` into ``generated``, where the run makes its own."""
     if not (run.checkpoint or run.copy_source or run.warp_only):
         return
-    from poseshift.transfer import Reposer, copy_pairs, render_pairs, warp_pairs
+    from poseshift.pair_renders import copy_pairs, render_pairs, warp_pairs
+    from poseshift.transfer import Reposer
 
     if run.copy_source:
         counts = copy_pairs(pairs, run.data, generated)

@@ -238,9 +238,11 @@ def check_photo_onnx(checkpoint: str | Path, onnx_path: str | Path, seed: int = 
         if model.warp:
             seed_silhouette(feeds["photo"], feeds["silhouette"])
         reposer = Reposer.from_checkpoint(checkpoint, device="cpu")
-        want = reposer.render_in_frame(feeds["photo"], feeds["target_keypoints"], feeds.get("source_keypoints"),
-                                       retarget=False)
-        reposer.close()
+        try:
+            want = reposer.render_in_frame(feeds["photo"], feeds["target_keypoints"],
+                                           feeds.get("source_keypoints"), retarget=False)
+        finally:
+            reposer.close()
     return int(np.abs(got.astype(np.int16) - want).max())
 
 

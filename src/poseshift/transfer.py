@@ -52,6 +52,12 @@ ImageLike = str | Path | np.ndarray
 PoseLike = str | Path | np.ndarray
 
 
+# The most photo pixels one batch of full-resolution renders holds at once (about 100 bytes a
+# pixel: the photo, its mask, scene and the warp's part shares): small photos share G's pass,
+# large ones go one at a time.
+PHOTO_PIXELS = 4_000_000
+
+
 class Reposer:
     """G(I | p_f) from a checkpoint, ready to call."""
 
@@ -215,7 +221,12 @@ class Reposer:
         parts kept for the photo last seen: poseshift.scenes)."""
         arrays = [image_array(im) for im in images]
         parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
-        groups = [[i] for i in range(len(parts))] if self.adapt_steps else [list(range(len(parts)))]
+        groups: list[list[int]] = []  # G once a group; a group's photos hold at most PHOTO_PIXELS
+        for i, a in enumerate(arrays):   # at full resolution at once (one photo a group with --adapt)
+            if self.adapt_steps or not groups or sum(arrays[j].shape[0] * arrays[j].shape[1]
+                                                     for j in groups[-1]) + a.shape[0] * a.shape[1] > PHOTO_PIXELS:
+                groups.append([])
+            groups[-1].append(i)
         renders: list = [None] * len(parts)
         for group in groups:
             x, maps, kp_o, kp_f = (torch.cat([parts[i][k] for i in group]) for k in range(4))
@@ -314,80 +325,3 @@ def _keypoints(pose: PoseLike, what: str) -> np.ndarray:
     if kp.shape != (18, 2):
         raise ValueError(f"{what} must be 18 (x, y) keypoints, got shape {kp.shape}")
     return kp
-
-
-def warp_in_frame(image: np.ndarray, source_pose: np.ndarray, pose: np.ndarray,
-                  silhouette: np.ndarray | None = None) -> np.ndarray:
-    """The "warp only" baseline at the photo's own resolution: uint8 [H, W, 3] warped part by
-    part from ``source_pose`` into ``pose`` (both in its pixel frame). ``silhouette`` [H, W] in
-    [0, 1]: the person's mask (poseshift.silhouette), which decides what travels with each part
-    and what is inpainted behind them; without it the mask is drawn from the pose."""
-    from poseshift.warp import inpaint_background, warp_only
-
-    image = np.asarray(image, dtype=np.uint8)
-    x = to_tensor(image)[None]
-    kp_o = torch.from_numpy(np.asarray(source_pose, dtype=np.float32))[None]
-    kp_f = torch.from_numpy(np.asarray(pose, dtype=np.float32))[None]
-    sil = bg = None
-    if silhouette is not None:
-        sil = torch.from_numpy(np.asarray(silhouette, dtype=np.float32))[None, None]
-        bg = to_tensor(inpaint_background(image, silhouette))[None]
-    return to_uint8(warp_only(x, kp_o, kp_f, sil, bg)[0])
-
-
-def _pair_renders(pairs, data_dir, out_dir, progress, render) -> dict[str, int]:
-    """``render(image, target_pose, source_pose)`` for each pair -> out_dir/<from>___<to>.png."""
-    from tqdm import tqdm
-
-    from poseshift.images import write_image
-    from poseshift.layouts import open_layout
-
-    layout, out_dir = open_layout(data_dir), Path(out_dir)
-    ann = layout.keypoints()
-    counts = {"rendered": 0, "no_source": 0, "no_target_pose": 0}
-    for src, tgt in tqdm(pairs, desc="render", unit="pair", disable=not progress):
-        path = layout.image_path(src)
-        if path is None:
-            counts["no_source"] += 1
-            continue
-        if tgt not in ann or np.isnan(ann[tgt]).all():
-            counts["no_target_pose"] += 1
-            continue
-        src_kp = ann.get(src)
-        if src_kp is not None and np.isnan(src_kp).all():
-            src_kp = None
-        write_image(out_dir / f"{Path(src).stem}___{Path(tgt).stem}.png", render(read_image(path), ann[tgt], src_kp))
-        counts["rendered"] += 1
-    return counts
-
-
-def copy_pairs(pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
-               progress: bool = False) -> dict[str, int]:
-    """The "copy the source image" baseline of the evaluation table, in the same layout."""
-    return _pair_renders(pairs, data_dir, out_dir, progress, lambda image, pose, source_pose: image)
-
-
-def warp_pairs(pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
-               progress: bool = False, silhouettes=None) -> dict[str, int]:
-    """The "warp only" baseline (poseshift.warp, untrained) in the same layout, at the photos'
-    own resolution; a pair whose source has no keypoints gets its source image back.
-    ``silhouettes``: a poseshift.silhouette.SilhouetteCache (None: masks drawn from the poses)."""
-    def render(image, pose, source_pose):
-        if source_pose is None:
-            return image
-        return warp_in_frame(image, source_pose, pose, None if silhouettes is None else silhouettes(image))
-
-    return _pair_renders(pairs, data_dir, out_dir, progress, render)
-
-
-def render_pairs(reposer: Reposer, pairs: list[tuple[str, str]], data_dir: str | Path, out_dir: str | Path,
-                 progress: bool = True) -> dict[str, int]:
-    """Render each ``from`` image in the pose of ``to`` (keypoints from ``data_dir``'s
-    annotations.csv) as ``out_dir/<from stem>___<to stem>.png`` in the source frame.
-    Pairs whose source image or target keypoints are absent are counted, not fatal. The
-    source's own keypoints come from the annotations too (detected where absent and needed).
-    Never retargeted: a pair's target pose is its ground truth."""
-    def render(image, pose, source_pose):
-        return reposer.render_in_frame(image, pose, source_pose, retarget=False)
-
-    return _pair_renders(pairs, data_dir, out_dir, progress, render)
