@@ -183,6 +183,29 @@ def test_animate_a_photo_along_a_video(walker, photo, tmp_path, capsys):
     assert main(["animate", "--image", str(image), "--poses", str(path), "--out", str(out)]) == 2
 
 
+def test_a_video_too_long_for_a_gif_or_too_fast_is_refused_before_any_detection(walker, photo, tmp_path,
+                                                                                 monkeypatch):
+    import poseshift.animate as animate_mod
+
+    path, truth = walker
+    image, kp = photo
+    detected = []
+
+    def detector(frame):
+        detected.append(1)
+        return truth[0]
+
+    reposer = Recorder(kp)
+    monkeypatch.setattr(animate_mod, "MAX_GIF_FRAMES", 4)  # the walker has 16 frames
+    with pytest.raises(ValueError, match="a GIF holds here; write .mp4"):
+        animate_mod.animate(reposer, str(image), path, tmp_path / "a.gif", source_pose=kp, detector=detector)
+    monkeypatch.setattr(animate_mod, "MAX_FPS", 5.0)  # the walker plays at 8 frames/s
+    monkeypatch.setattr(animate_mod, "DEFAULT_FPS", 4.0)
+    with pytest.raises(ValueError, match="frames/s is over the 5 an animation plays at; pass --fps"):
+        animate_mod.animate(reposer, str(image), path, tmp_path / "a.mp4", source_pose=kp, detector=detector)
+    assert not detected and not list(tmp_path.iterdir())
+
+
 class Recorder:
     """A stand-in Reposer: records the poses it is asked to render, the photo's pose given."""
     needs_source_pose = False

@@ -239,10 +239,17 @@ def animate(reposer, image, seq: str | Path, out: str | Path, fps: float | None 
     onto (``retarget``) and what a warping G needs; without it, it is detected. A video: longer than
     ``max_seconds`` refused; ``detector`` (frame -> ``[18, 2]``) replaces MediaPipe's video mode."""
     out, _ = _check_output(out, DEFAULT_FPS if fps is None else fps, overwrite)  # refused before any work
-    if is_video(seq):  # so is a video that is not one, or over the limits
-        from poseshift.video import Video
+    if is_video(seq):  # so is a video that is not one, or over the limits, or (below) over what
+        from poseshift.video import Video  # an animation plays: before the minutes of detection
 
-        Video(seq, max_seconds).close()
+        video = Video(seq, max_seconds)
+        video.close()
+        if fps is None and video.fps > MAX_FPS:
+            raise ValueError(f"{seq}: {video.fps:g} frames/s is over the {MAX_FPS:g} an animation plays at; "
+                             f"pass --fps")
+        if out.suffix.lower() == ".gif" and video.duration * video.fps > MAX_GIF_FRAMES + 1:
+            raise ValueError(f"{out}: about {video.duration * video.fps:.0f} frames is over the {MAX_GIF_FRAMES} "
+                             f"a GIF holds here; write .mp4")
     arr = image_array(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
