@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--block-limit", type=float, default=30.0,
                     help="with --slow-client: seconds past which another client's request counts as blocked")
     ap.add_argument("--in-process", action="store_true", help="the server in a thread of this process")
+    ap.add_argument("--workers", type=int, default=None, help="poseshift serve --workers (default: its own)")
     ap.add_argument("--upload-timeout", type=float, default=None,
                     help="the server's limit on receiving one request body, s (default: UPLOAD_SECONDS, 60)")
     args = ap.parse_args()
@@ -63,7 +64,7 @@ def main() -> int:
     pose, source = (json.dumps([[float(rng.uniform(10, 166)), float(rng.uniform(10, 246))] for _ in range(18)])
                     for _ in range(2))  # the target, and the photo's own (a warping model needs it; as the page sends)
     server = running_server(args.checkpoint) if args.in_process or args.upload_timeout is not None \
-        else server_process(args.checkpoint)
+        else server_process(args.checkpoint, args.workers)
     with server as url, httpx.Client(timeout=120) as client:
         def one(_):
             t0 = time.perf_counter()
@@ -89,7 +90,8 @@ def main() -> int:
             thread.join(5)
     lat = sorted(t for _, t in results)
     errors = sum(code != 200 for code, _ in results)
-    print(f"# poseshift serve load: {args.requests} requests, {args.clients} clients, {args.checkpoint}, loopback")
+    print(f"# poseshift serve load: {args.requests} requests, {args.clients} clients, {args.checkpoint}, loopback, "
+          f"workers {args.workers or 'default'}")
     print(f"errors {errors}, p50 {statistics.median(lat) * 1000:.0f} ms, "
           f"p95 {lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms, "
           f"{args.requests / wall:.1f} requests/s")
@@ -103,13 +105,14 @@ def main() -> int:
 
 
 @contextmanager
-def server_process(checkpoint: str):
+def server_process(checkpoint: str, workers: int | None = None):
     """``python -m poseshift serve`` on a free loopback port, in its own process; yields its URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "poseshift", "serve", "--checkpoint", checkpoint, "--port",
-                             str(port), "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(port), "--device", "cpu", *(["--workers", str(workers)] if workers else [])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -251,3 +251,35 @@ def test_a_slow_upload_is_dropped_with_408_and_does_not_block_others(url, monkey
         answer = sock.recv(4096)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
         assert 1.0 < time.monotonic() - t0 < 8.0
+
+
+def test_two_workers_answer_side_by_side_as_one_does():
+    """serve --workers 2: two copies of the model, each request on one of its own; concurrent
+    requests get the renders one worker gives, and both copies do work."""
+    import threading
+
+    from poseshift.serve.app import Service, default_workers
+
+    rng = np.random.default_rng(5)
+    photos = [rng.integers(0, 255, (60 + 4 * i, 40, 3), dtype=np.uint8) for i in range(4)]
+    poses = [np.stack([rng.uniform(4, 36, 18), rng.uniform(4, 56, 18)], 1).astype(np.float32) for _ in range(4)]
+    one = Service("synthetic-64", "cpu", workers=1)
+    want = [one.transfer(p, poses[i], poses[(i + 1) % 4]) for i, p in enumerate(photos)]
+    two = Service("synthetic-64", "cpu", workers=2)
+    used = set()
+    for reposer in two.reposers:  # which copy rendered what
+        real = reposer.render_in_frame
+        reposer.render_in_frame = lambda *a, _real=real, _r=reposer, **k: used.add(id(_r)) or _real(*a, **k)
+    start = threading.Barrier(4)
+
+    def call(i):
+        start.wait()
+        return two.transfer(photos[i], poses[i], poses[(i + 1) % 4])
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(call, range(4)))
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(got, want))
+    assert len(used) == 2
+    assert default_workers("cpu") >= 1
+    with pytest.raises(ValueError, match="--workers must be at least 1"):
+        Service("synthetic-64", "cpu", workers=0)

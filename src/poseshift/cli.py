@@ -116,8 +116,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"poseshift: warning: serving on {args.host}: anyone who can reach this machine can use the page",
               file=sys.stderr)
-    app = create_app(args.checkpoint, args.device, adapt=args.adapt)
-    print(f"poseshift: serving {args.checkpoint} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    from poseshift.serve.app import default_workers
+
+    workers = args.workers or default_workers(args.device)
+    if workers > 1 and args.device in ("cpu", "auto"):  # requests side by side, each on its share of the cores
+        import torch
+
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
+    app = create_app(args.checkpoint, args.device, adapt=args.adapt, workers=workers)
+    print(f"poseshift: serving {args.checkpoint} on http://{args.host}:{args.port}/ with {workers} worker(s) "
+          "(Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

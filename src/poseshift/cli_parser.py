@@ -223,6 +223,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     se.add_argument("--port", type=int, default=7860, help="port to listen on")
     se.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs")
     se.add_argument("--adapt", type=int, default=0, metavar="STEPS", help=ADAPT_HELP)
+    se.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="copies of the model serving requests side by side (0: one per CPU core up to 2 on a "
+                         "CPU, 1 on a GPU)")
 
     mo = _sub(sub, "models", "the packaged models: resolution, training data and what each is good for",
               commands["models"])

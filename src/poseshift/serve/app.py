@@ -10,6 +10,7 @@ import logging
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,20 +73,53 @@ def _as_json(kp: np.ndarray) -> list:
     return [None if np.isnan(x) or np.isnan(y) else [round(float(x), 2), round(float(y), 2)] for x, y in kp]
 
 
-class Service:
-    """The model (loaded once), the pose detector (on first use) and the lock they run under."""
+def default_workers(device: str) -> int:
+    """Models serving at once: on a CPU, one per core up to 2 (two requests side by side, each on
+    one thread, answer 1.6 times as many a second on 2 cores as one on both: docs/inference.md);
+    on an accelerator, one."""
+    import os
 
-    def __init__(self, checkpoint: str = "synthetic-64", device: str = "auto", adapt: int = 0):
+    return min(2, os.cpu_count() or 1) if device == "cpu" or device == "auto" and not _accelerator() else 1
+
+
+def _accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+class Service:
+    """The models (``workers`` copies, loaded once, each serving one request at a time, each with
+    its own pose detector and last photo), and the lock MediaPipe's video mode runs under."""
+
+    def __init__(self, checkpoint: str = "synthetic-64", device: str = "auto", adapt: int = 0, workers: int = 1):
+        import queue
+
         from poseshift.transfer import Reposer
 
+        if workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {workers}")
         self.name = str(checkpoint)
-        self.reposer = Reposer.from_checkpoint(checkpoint, device=device, adapt=adapt)
+        self.reposers = [Reposer.from_checkpoint(checkpoint, device=device, adapt=adapt) for _ in range(workers)]
+        self.reposer = self.reposers[0]  # what /api/health describes
+        self._free: queue.Queue = queue.Queue()
+        for reposer in self.reposers:
+            self._free.put(reposer)
         self.lock = threading.Lock()
 
+    @contextmanager
+    def model(self):
+        """A model of its own for one request (waits while every one is busy)."""
+        reposer = self._free.get()
+        try:
+            yield reposer
+        finally:
+            self._free.put(reposer)
+
     def pose(self, image: np.ndarray) -> np.ndarray:
-        with self.lock:
+        with self.model() as reposer:
             try:
-                return self.reposer.detect(image, "the image")
+                return reposer.detect(image, "the image")
             except ImportError as err:
                 raise RequestError(501, f"pose detection is not installed ({err})") from None
             except ValueError:
@@ -96,9 +130,9 @@ class Service:
         a model that needs one and has none is the client's to fix: a 4xx naming source_pose."""
         if source is not None:
             return source
-        with self.lock:
+        with self.model() as reposer:
             try:
-                return self.reposer.source_keypoints(image, None)  # None where the model needs none
+                return reposer.source_keypoints(image, None)  # None where the model needs none
             except ValueError as err:  # nobody detected
                 raise RequestError(422, f"source_pose: this model needs the photo's own pose ({err.args[0].split(';')[0]}): "
                                         "send source_pose") from None
@@ -109,8 +143,8 @@ class Service:
     def transfer(self, image: np.ndarray, pose: np.ndarray, source: np.ndarray | None,
                  retarget: bool = True) -> np.ndarray:
         source = self._source(image, source)
-        with self.lock:  # retargeting detects the photo's pose where the model did not need it
-            return self.reposer.render_in_frame(image, pose, source, retarget=retarget)
+        with self.model() as reposer:  # retargeting detects the photo's pose where the model did not need it
+            return reposer.render_in_frame(image, pose, source, retarget=retarget)
 
     def animate(self, image: np.ndarray, motion: str, frames: int, source: np.ndarray | None,
                 retarget: bool = True, video: Path | None = None) -> bytes:
@@ -125,8 +159,8 @@ class Service:
             poses, fps = make_motion(motion, frames, h, w, source), DEFAULT_FPS
         else:
             poses, fps = self._video_motion(video, (h, w), retarget)
-        with self.lock:
-            rendered = render_sequence(self.reposer, image, poses, source, retarget=retarget)
+        with self.model() as reposer:
+            rendered = render_sequence(reposer, image, poses, source, retarget=retarget)
         with tempfile.TemporaryDirectory(prefix="poseshift-serve-") as tmp:  # removed on leaving
             path = write_animation(rendered, Path(tmp) / "animation.gif", fps=fps)
             return path.read_bytes()
@@ -183,7 +217,7 @@ def favicon_png() -> bytes:
 
 
 def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: Service | None = None,
-               adapt: int = 0):
+               adapt: int = 0, workers: int = 1):
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
@@ -191,7 +225,7 @@ def create_app(checkpoint: str = "synthetic-64", device: str = "auto", service: 
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
-    svc = service or Service(checkpoint, device, adapt)
+    svc = service or Service(checkpoint, device, adapt, workers)
     app = FastAPI(title="poseshift", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = svc
     poses = gallery()
