@@ -76,3 +76,41 @@ def test_published_benchmarks_load_in_any_frame(shared_data):
     xs = ds.poses[..., 0]
     assert np.nanmin(xs) >= 31.5 and np.nanmax(xs) <= 96.5
     assert ds[0]["image"][:, :, :30].min() == 1.0  # the white bars
+
+
+def test_training_items_carry_each_photos_silhouette_flipped_with_it(tmp_path, monkeypatch):
+    import poseshift.silhouette as silhouette
+    from poseshift.images import read_image
+    from poseshift.training.batches import TrainingItems, to_batch
+    from poseshift.warp import pose_mask
+
+    root = write_figures(tmp_path / "d", people=4, poses_per_person=2, size=32, seed=1)
+    (root / "silhouettes").mkdir()
+    ds = PoseImageFolder(root, 32, split="train", silhouettes=True)
+    for k, path in enumerate(ds.paths):           # the masks `prepare` would store: left half, or none
+        mask = np.zeros((32, 32), np.uint8)
+        if k != 1:
+            mask[:, :16] = 255
+        Image.fromarray(mask).save(root / "silhouettes" / f"{silhouette.pixel_key(read_image(path))}.png")
+
+    def no_segmenter():
+        raise AssertionError("a stored mask was computed again")
+    monkeypatch.setattr(silhouette, "Segmenter", no_segmenter)
+    assert ds.prepare_silhouettes(progress=False) == 0
+    items = TrainingItems(ds)
+    same, mirrored = items[(0, 0, 2, 0)], items[(0, 1, 2, 0)]
+    assert same["sil"].shape == (1, 32, 32)
+    assert (same["sil"][0, :, :16] == 255).all() and (same["sil"][0, :, 16:] == 0).all()
+    assert torch.equal(mirrored["sil"], same["sil"].flip(-1))
+    assert torch.equal(mirrored["image"], same["image"].flip(-1))
+    batch = to_batch({k: torch.stack([same[k], items[(1, 0, 2, 0)][k]]) for k in same}, torch.device("cpu"), 2.0, False)
+    assert torch.equal(batch.sil_o[0], same["sil"].float() / 255)
+    # Where the segmenter found nobody, the mask drawn from the pose stands in.
+    assert torch.allclose(batch.sil_o[1], pose_mask(batch.kp_o[1:], 32, 32)[0])
+    assert "sil" not in TrainingItems(PoseImageFolder(root, 32, split="train"))[(0, 0, 2, 0)]
+    # A DataLoader worker gets the data without an open segmenter (MediaPipe's cannot be pickled).
+    import pickle
+
+    ds._masks = silhouette.SilhouetteCache(root / "silhouettes", segmenter=lambda image: image)
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy._masks is None and torch.equal(TrainingItems(copy)[(0, 1, 2, 0)]["sil"], mirrored["sil"])

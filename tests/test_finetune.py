@@ -47,4 +47,8 @@ def test_init_from_an_export_takes_its_g_d_and_phi(tmp_path, capsys):
     # a missing file is one clear error
     assert main(["train", "--config", "tiny", "--data", str(data), "--out", str(tmp_path / "x"),
                  "--init", str(tmp_path / "nope.safetensors"), "--quiet", *sets]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
+    assert "nope.safetensors: no such checkpoint file" in capsys.readouterr().err
+    # a packaged model's name is a checkpoint too
+    assert main(["train", "--config", "tiny", "--data", str(data), "--out", str(tmp_path / "y"),
+                 "--init", "synthetic-64", "--max-steps", "1", "--quiet", *sets]) == 0
+    assert (tmp_path / "y" / "checkpoints" / "last.safetensors").is_file()

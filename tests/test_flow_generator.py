@@ -89,3 +89,22 @@ def test_the_photo_entry_point_agrees_with_the_model_frame():
     err = (down - model)[0][:, body].abs().mean()
     assert err < 0.01, err
     assert np.isfinite(full.numpy()).all()
+
+
+def test_the_cycles_first_pass_warps_with_the_photos_own_silhouette():
+    # data.silhouettes: photo puts the photo's mask in the batch; an untrained G then answers the
+    # warp made with that mask in the first pass, and the pose-drawn one on the way back.
+    from poseshift.objective import Batch, render_cycle
+
+    g = flow_g().eval()
+    img, src, tgt = textured(), standing()[None], standing(5)[None]
+    batch = Batch.from_keypoints(img, src, tgt, 3.0)
+    sil = torch.zeros(1, 1, S, S)
+    sil[..., 4:60, 16:48] = 1.0                                           # wider than the pose's own
+    with torch.no_grad():
+        plain, _ = render_cycle(g, batch)
+        batch.sil_o = sil
+        fake, back = render_cycle(g, batch)
+    assert torch.allclose(fake, part_warp(img, src, tgt, sil).warped, atol=2e-3)
+    assert (fake - plain).abs().max() > 0.1
+    assert torch.allclose(back, part_warp(fake, tgt, src).warped, atol=2e-3)

@@ -180,6 +180,7 @@ PINNED = {
     "train.channels_last": False, "train.workers": 2, "train.compile": False, "train.log_every": 50,
     "train.sample_every": 1000, "train.checkpoint_every": 1000, "train.phi_warmup_steps": 0,
     "train.g_ema_decay": 0.0, "data.fit": "pad", "data.pad_value": 255, "data.cache": False,
+    "data.silhouettes": "pose",
 }
 
 

@@ -49,7 +49,7 @@ def test_dataset_is_deterministic_by_seed(tmp_path):
     write_dataset(tmp_path / "c", 3, 2, 64, seed=8, progress=False)
     a, b, c = _files(tmp_path / "a"), _files(tmp_path / "b"), _files(tmp_path / "c")
     assert a == b
-    assert a.keys() == c.keys()
+    assert {k for k in a if not k.startswith("silhouettes")} == {k for k in c if not k.startswith("silhouettes")}
     assert a["annotations.csv"] != c["annotations.csv"]
     assert all(a[k] != c[k] for k in a if k.startswith("images"))
 
@@ -84,6 +84,32 @@ def test_write_dataset_layout_and_split(tmp_path):
         ok = ~np.isnan(kp[:, 0])
         assert ok.sum() >= 6
         assert (kp[ok] >= 0).all() and (kp[ok] <= 63).all()
+
+
+def test_dataset_stores_exact_silhouettes(tmp_path):
+    from poseshift.images import read_image
+    from poseshift.silhouette import cache_for_data
+
+    def no_segmenter(image):
+        raise AssertionError("a synthetic data set needs no segmenter")
+
+    write_dataset(tmp_path, 3, 2, 48, seed=5, progress=False, close_ups=0.0)
+    cache = cache_for_data(tmp_path)
+    assert cache.folder == tmp_path / "silhouettes"
+    cache._segmenter = no_segmenter
+    ann = read_annotations_csv(tmp_path / "annotations.csv")
+    assert len(list(cache.folder.glob("*.png"))) == len(ann) == 6
+    for name, kp in ann.items():
+        image = read_image(tmp_path / "images" / (name[:-4] + ".png"))
+        mask = cache(image)
+        assert mask.shape == image.shape[:2]
+        for j, x_y in enumerate(kp):
+            if not np.isnan(x_y[0]):  # every visible joint lies on the person
+                x, y = np.round(x_y).astype(int)
+                assert mask[y, x] >= (1.0 if JOINTS[j] in ("neck", "r_hip", "l_hip") else 0.5), JOINTS[j]
+        assert (mask[[0, 0, -1, -1], [0, -1, 0, -1]] == 0).all()  # the corners are background
+        assert ((mask > 0) & (mask < 1)).any()  # an anti-aliased edge
+    assert cache.computed == 0 and cache.rebuilt == 0
 
 
 def test_png_encoder_is_lossless():

@@ -218,3 +218,99 @@ def test_bad_shapes_are_refused_with_a_clear_error():
         part_warp(textured(), standing()[None], standing()[None, :17])
     with pytest.raises(ValueError, match="silhouette"):
         part_warp(textured(), standing()[None], standing()[None], torch.ones(1, 1, 8, 8))
+
+
+def back_view() -> torch.Tensor:
+    """The standing person seen from behind: right and left change sides of the image, no face
+    joints but the ears."""
+    kp = standing().clone()
+    for r, l in ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (16, 17)):
+        kp[[r, l], 0] = kp[[l, r], 0]
+    kp[[0, 14, 15]] = float("nan")
+    return kp
+
+
+def test_a_back_view_shows_the_sources_hair_and_no_face():
+    # Source: a frontal head, green hair above the brows (row 8), a red face from the eyes down.
+    kp_s, kp_t = standing(), back_view()
+    img = torch.zeros(1, 3, S, S)
+    img[0, 1, :8] = 1.0
+    img[0, 0, 9:16] = 1.0
+    r = part_warp(img, kp_s[None], kp_t[None], pose_mask(kp_s[None], S, S), torch.zeros_like(img))
+    head = (r.masks[0, PARTS.index("head")] > 0.5) & (r.union[0, 0] > 0.5)
+    head[16:] = False                                                    # above the shoulders
+    assert head.sum() > 20
+    green, red = r.warped[0, 1][head], r.warped[0, 0][head]
+    assert green.mean() > 0.5 and (red > 0.3).float().mean() < 0.1
+    # Seen from the front, the same head shows its face.
+    front = part_warp(img, kp_s[None], kp_s[None], pose_mask(kp_s[None], S, S), torch.zeros_like(img))
+    assert (front.warped[0, 0, 8:14, 28:37] > 0.5).float().mean() > 0.8
+
+
+def red_and_blue(rows: slice, red: slice, blue: slice) -> torch.Tensor:
+    img = torch.zeros(1, 3, S, S)
+    img[0, 0, rows, red] = 1.0
+    img[0, 2, rows, blue] = 1.0
+    return img
+
+
+def test_front_to_back_mirrors_the_body_so_each_side_stays_on_its_side():
+    # The person's right half of the shirt (the image's left in a front view) is red, the left
+    # half blue; seen from behind, the person's right is on the image's right, and so is red.
+    kp_s, kp_t = standing()[None], back_view()[None]
+    sil = pose_mask(kp_s, S, S)
+    img = red_and_blue(slice(18, 38), slice(24, 31), slice(33, 41))
+    r = part_warp(img, kp_s, kp_t, sil, torch.zeros_like(img))
+    left, right = r.warped[0, :, 22:34, 25:30], r.warped[0, :, 22:34, 34:39]
+    assert right[0].mean() > 0.6 and right[2].mean() < 0.2
+    assert left[2].mean() > 0.6 and left[0].mean() < 0.2
+    # Front to front keeps the sides where they are.
+    assert part_warp(img, kp_s, kp_s, sil, torch.zeros_like(img)).warped[0, 0, 22:34, 25:30].mean() > 0.6
+    # A limb too: the right forearm's outer edge (red, the image's left seen from the front) is on
+    # the outer side seen from behind (the image's right), its inner edge (blue) by the body.
+    arm = red_and_blue(slice(29, 37), slice(18, 21), slice(22, 25))
+    r = part_warp(arm, kp_s, kp_t, sil, torch.zeros_like(arm))
+    outer, inner = r.warped[0, :, 29:37, 44:46], r.warped[0, :, 29:37, 40:43]
+    assert outer[0].mean() > 0.25 and outer[2].max() < 0.1
+    assert inner[2].mean() > 0.5 and inner[0].max() < 0.1
+
+
+def test_legs_the_photo_cuts_off_are_drawn_from_what_it_shows_of_them():
+    # The source photo ends at the thighs (no knees, no ankles, no mirror to take them from); its
+    # trousers are blue down to the photo's edge. The target stands whole: its knees and ankles
+    # are blue, and nothing is drawn away from the legs.
+    kp_s = standing().clone()
+    kp_s[[9, 10, 12, 13]] = float("nan")
+    img = torch.zeros(1, 3, S, S)
+    img[0, 0, 18:38, 24:41] = 1.0                                         # shirt: red
+    img[0, 2, 38:, 23:42] = 1.0                                           # trousers: blue to the edge
+    sil = torch.zeros(1, 1, S, S)
+    sil[0, 0, 5:, 20:45] = 1.0
+    kp_t = standing()
+    r = part_warp(img, kp_s[None], kp_t[None], sil, torch.zeros_like(img))
+    for j in (9, 10, 12, 13):
+        x, y = kp_t[j].round().long().tolist()
+        assert r.union[0, 0, y, x] > 0.5 and r.warped[0, 2, y, x] > 0.6, j
+    assert r.union[0, 0, :, :12].max() < 0.1 and r.union[0, 0, :, 52:].max() < 0.1
+    # A photo cut below the knees: the shins go on from the run below each knee (the thigh's
+    # pixels), even where the target's shins point elsewhere.
+    knees = standing().clone()
+    knees[[10, 13]] = float("nan")
+    kp_out = standing().clone()
+    kp_out[10, 0], kp_out[13, 0] = 20, 44                                 # shins turned outwards
+    r = part_warp(img, knees[None], kp_out[None], sil, torch.zeros_like(img))
+    for j in (10, 13):
+        x, y = kp_out[j].round().long().tolist()
+        assert r.union[0, 0, y - 2, x] > 0.5 and r.warped[0, 2, y - 2, x] > 0.6, j
+    # A chest-up photo (no hips shown: the warp's virtual hips are no legs) gets no legs.
+    chest = standing().clone()
+    chest[8:14] = float("nan")
+    r = part_warp(img, chest[None], kp_t[None], sil, torch.zeros_like(img))
+    assert r.masks[0, 1:5].max() < 0.05
+    # A photo that ends at the hips shows no run of leg: the target's legs stay empty.
+    high = kp_s.clone()
+    high[:, 1] = high[:, 1] * 62 / 38                                     # the hips on the photo's edge
+    r = part_warp(img, high[None], kp_t[None], torch.ones(1, 1, S, S), torch.zeros_like(img))
+    for j in (9, 10, 12, 13):
+        x, y = kp_t[j].round().long().tolist()
+        assert r.union[0, 0, y, x] < 0.5, j

@@ -75,8 +75,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.safetensors")
     t.add_argument("--overwrite", action="store_true", help="start a new run in --out, replacing the run there")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr_g=1e-4")
-    t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's "
-                                                  "(its model settings are kept; ignored on --resume)")
+    t.add_argument("--init", metavar="CKPT", help="fine-tune: a new run whose networks start from this checkpoint's, "
+                                                  "a file or a packaged model (its model settings are kept; "
+                                                  "ignored on --resume)")
     t.add_argument("--device", choices=DEVICES, help="shorthand for --set train.device=")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 

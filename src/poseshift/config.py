@@ -158,6 +158,10 @@ class DataConfig:
     fit: str = "pad"
     pad_value: int = 255  # DeepFashion's backgrounds are white
     cache: bool = False  # keep decoded, fitted images in memory (in each worker) after first use
+    # Not in the paper (which has no warp): the source's person mask a warping G (g_arch warp,
+    # flow) is given in the cycle's first pass, eq. (4). "pose": drawn from the pose;
+    # "photo": the photo's own silhouette (poseshift.silhouette, cached per image), as at inference.
+    silhouettes: str = "pose"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ CHOICES = {
     ("loss", "identity"): ("content_style", "l1"),
     ("model", "g_upsample"): ("deconv", "resize"),
     ("model", "g_arch"): ("resnet", "warp", "flow"),
+    ("data", "silhouettes"): ("pose", "photo"),
     ("model", "psi_backbone"): ("vgg16", "efficientnet_lite0"),
     ("train", "device"): ("auto", "cpu", "cuda", "mps"),
     ("train", "schedule"): ("epochs", "budget"),

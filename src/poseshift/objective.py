@@ -39,7 +39,8 @@ L1_WEIGHT = 10.0
 class Batch:
     """What eq. (8) reads: real [B,3,H,W] in [-1,1]; maps_* [B,18,H,W]; vis_* [B,18] bool; kp_*
     [B,18,2] pixels (NaN missing), which a generator that warps the source needs (g_arch warp, flow).
-    ``_o``: the real image's own pose p_o; ``_f``: the target pose p_f."""
+    ``_o``: the real image's own pose p_o; ``_f``: the target pose p_f. ``sil_o`` [B,1,H,W]: the
+    real image's person mask (data.silhouettes: photo), given to a warping G's first pass."""
 
     real: torch.Tensor
     maps_o: torch.Tensor
@@ -48,6 +49,7 @@ class Batch:
     vis_f: torch.Tensor
     kp_o: torch.Tensor | None = None
     kp_f: torch.Tensor | None = None
+    sil_o: torch.Tensor | None = None
 
     @classmethod
     def from_keypoints(cls, real: torch.Tensor, kp_o: torch.Tensor, kp_f: torch.Tensor, sigma: float) -> Batch:
@@ -70,7 +72,8 @@ def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
 def render_cycle(G: torch.nn.Module, batch: Batch, grad_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. (4)'s two passes -> (I_pf, I^_po). ``grad_scale`` (loss.cycle_grad_scale, ours; 1 in the
     paper) scales the way back's gradient into the first pass: 0 = I_pf enters it as a constant."""
-    fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f)  # I_pf = G(I_po | p_f)
+    mask = {} if batch.sil_o is None else {"silhouette": batch.sil_o}  # a warping G's source mask (ours)
+    fake = G(batch.real, batch.maps_f, batch.kp_o, batch.kp_f, **mask)  # I_pf = G(I_po | p_f)
     back = G(scale_gradient(fake, grad_scale), batch.maps_o, batch.kp_f, batch.kp_o)  # I^_po = G(I_pf | p_o)
     return fake, back
 

@@ -138,6 +138,12 @@ class SilhouetteCache:
         self._store(path, mask)
         return np.round(mask * 255) / 255.0
 
+    def put(self, image: np.ndarray, mask: np.ndarray) -> None:
+        """Store ``mask`` (float [H,W] in [0,1]) as ``image``'s, e.g. one known exactly."""
+        if mask.shape != image.shape[:2]:
+            raise ValueError(f"a {mask.shape} mask for a {image.shape[:2]} image")
+        self._store(self.path_for(image), mask)
+
     def _store(self, path: Path, mask: np.ndarray) -> None:
         from PIL import Image
 
@@ -183,7 +189,12 @@ class SilhouetteCache:
 
 
 def cache_for_data(data_dir: str | Path) -> SilhouetteCache:
-    """The silhouette cache of a data folder: DATA/silhouettes where ``poseshift prepare`` made it,
-    else the user's cache (nothing is written into a data set it did not make)."""
+    """The silhouette cache of a data folder: DATA/silhouettes where ``poseshift prepare`` or
+    ``poseshift synth`` made it, else a folder of its own beside the user's cache, named after the
+    data folder's path and never pruned (a training set may hold more images than the user's
+    cache keeps; nothing is written into a data set poseshift did not make)."""
     folder = Path(data_dir) / "silhouettes"
-    return SilhouetteCache(folder if folder.is_dir() and os.access(folder, os.W_OK) else default_cache_dir())
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return SilhouetteCache(folder)
+    key = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
+    return SilhouetteCache(default_cache_dir().with_name("silhouette-sets") / key)

@@ -72,8 +72,8 @@ class FlowGenerator(nn.Module):
         return warp, FLOW_RANGE * torch.tanh(out[:, :2]), out[:, 2:3], out[:, 3:6]
 
     def forward(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor | None = None,
-                kp_tgt: torch.Tensor | None = None) -> torch.Tensor:
-        warp, d, a, r = self.answers(image, maps, kp_src, kp_tgt)
+                kp_tgt: torch.Tensor | None = None, silhouette: torch.Tensor | None = None) -> torch.Tensor:
+        warp, d, a, r = self.answers(image, maps, kp_src, kp_tgt, silhouette)
         return flow_answer(image, warp, d, a, r)
 
     def render_photos(self, x, maps, kp_src, kp_tgt, silhouette, background, photos: list[Photo]

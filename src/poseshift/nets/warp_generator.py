@@ -56,13 +56,13 @@ class WarpGenerator(nn.Module):
             last.bias.zero_()
 
     def forward(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor | None = None,
-                kp_tgt: torch.Tensor | None = None) -> torch.Tensor:
+                kp_tgt: torch.Tensor | None = None, silhouette: torch.Tensor | None = None) -> torch.Tensor:
         if kp_src is None or kp_tgt is None:
             raise ValueError("model.g_arch=warp needs the source photo's pose and the target pose "
                              "(keypoints), not only the target's belief maps")
         assert image.shape[0] == maps.shape[0] and image.shape[2:] == maps.shape[2:], \
             f"image {list(image.shape)} and maps {list(maps.shape)} disagree"
-        alpha, r, warped = self.blend(image, maps, kp_src, kp_tgt)
+        alpha, r, warped = self.blend(image, maps, kp_src, kp_tgt, silhouette)
         return correct(warped, alpha, r)
 
     def blend(self, image: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,

@@ -2,9 +2,11 @@
 
 ``out_dir/images/<person>_<k>.png`` (named ``<person>_<k>.jpg`` in the CSVs; readers resolve by
 stem), ``annotations.csv`` (the literature's ``name:keypoints_y:keypoints_x`` format),
-``pairs.csv`` (``from,to``: one person in two poses) and ``split.csv`` (``name,person,split``, the
-last ~20% of people ``test``). Every person's images depend only on ``(seed, person index)``, so
-the output is byte-identical for a seed whatever the number of worker processes.
+``pairs.csv`` (``from,to``: one person in two poses), ``split.csv`` (``name,person,split``, the
+last ~20% of people ``test``) and ``silhouettes/`` (each image's exact, anti-aliased person mask
+in :class:`poseshift.silhouette.SilhouetteCache`'s format, so no segmenter is needed). Every
+person's images depend only on ``(seed, person index)``, so the output is byte-identical for a
+seed whatever the number of worker processes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from poseshift.pose.keypoints_io import write_annotations_csv
+from poseshift.silhouette import SilhouetteCache
 from poseshift.synth.appearance import Person, sample_person
-from poseshift.synth.render import render
+from poseshift.synth.render import render, render_full
 from poseshift.synth.skeleton import Pose3D, sample_pose, sample_yaw
 
 
@@ -66,13 +69,15 @@ def _render_person(args) -> list[tuple[str, np.ndarray]]:
     rng = person_seed_rng(seed, index)
     person = sample_person(rng)
     pid = f"p{index:0{width}d}"
+    masks = SilhouetteCache(Path(out_dir) / "silhouettes")
     rows = []
     for k in range(poses):
         pose, yaw = sample_pose(rng), sample_yaw(rng)
         zoom = float(rng.uniform(1.25, 1.9)) if rng.random() < close_ups else 1.0
-        image, kp, _ = render(person, pose, yaw, size, background, rng, zoom)
-        (Path(out_dir) / "images" / f"{pid}_{k}.png").write_bytes(encode_png(image))
-        rows.append((f"{pid}_{k}.jpg", kp))
+        r = render_full(person, pose, yaw, size, background, rng, zoom)
+        (Path(out_dir) / "images" / f"{pid}_{k}.png").write_bytes(encode_png(r.image))
+        masks.put(r.image, r.alpha)  # keyed by the pixels saved: the PNG is lossless
+        rows.append((f"{pid}_{k}.jpg", r.keypoints))
     return rows
 
 
@@ -98,7 +103,8 @@ def write_dataset(
     max_pairs_per_person: int = 10,
     close_ups: float = 0.1,
 ) -> dict:
-    """Render ``people`` x ``poses_per_person`` images of ``size`` pixels and write the four files.
+    """Render ``people`` x ``poses_per_person`` images of ``size`` pixels; write them, their masks and
+    the three CSVs.
 
     A share ``close_ups`` of the images are closer crops (legs cut off by the frame, their joints
     missing), as in DeepFashion. ``workers > 1`` renders people in that many processes (same
@@ -112,6 +118,7 @@ def write_dataset(
     t0 = time.perf_counter()
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "silhouettes").mkdir(exist_ok=True)
     width = max(5, len(str(people - 1)))
     jobs = [
         (str(out), i, width, poses_per_person, size, seed, background, close_ups)

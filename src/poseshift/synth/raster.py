@@ -15,12 +15,14 @@ F32 = np.float32
 
 
 class Canvas:
-    """An RGB float image in [0, 255] and a uint8 part map (0 = background)."""
+    """An RGB float image in [0, 255], a uint8 part map (0 = background) and the person's float
+    coverage ``alpha`` in [0, 1] (every paint with a part id composited over, anti-aliased)."""
 
     def __init__(self, background: np.ndarray):
         self.img = np.ascontiguousarray(background, dtype=F32)
         self.size = self.img.shape[0]
         self.part = np.zeros(self.img.shape[:2], dtype=np.uint8)
+        self.alpha = np.zeros(self.img.shape[:2], dtype=F32)
 
     def grid(self, xmin: float, xmax: float, ymin: float, ymax: float, pad: float = 1.0):
         """Pixel-centre coordinates ``xs [1, w]``, ``ys [h, 1]`` of the clipped box, or None."""
@@ -40,6 +42,8 @@ class Canvas:
         if part:
             p = self.part[sl]
             p[cov >= 0.5] = part
+            a = self.alpha[sl]
+            a += (F32(1.0) - a) * cov
 
     def to_uint8(self) -> np.ndarray:
         return np.clip(self.img + 0.5, 0, 255).astype(np.uint8)

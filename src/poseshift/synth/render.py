@@ -39,6 +39,7 @@ class Rendering:
     keypoints: np.ndarray  # float32 [18, 2] (x, y), NaN missing
     mask: np.ndarray  # bool [S, S]
     parts: np.ndarray  # uint8 [S, S] part ids (see PART_NAMES)
+    alpha: np.ndarray  # float32 [S, S] in [0, 1], the person's anti-aliased coverage
 
 
 class _View:
@@ -278,7 +279,7 @@ def render_full(
     rng: np.random.Generator | None = None,
     zoom: float = 1.0,
 ) -> Rendering:
-    """Render and also return the part map (see :data:`PART_NAMES`)."""
+    """Render and also return the part map (see :data:`PART_NAMES`) and the person's coverage."""
     rng = np.random.default_rng(0) if rng is None else rng
     b = person.body
     sk = forward_kinematics(b, pose)
@@ -341,7 +342,7 @@ def render_full(
         fn()
 
     kp = visible_keypoints(v.p2, v.R @ sk.head, cv.part)
-    return Rendering(cv.to_uint8(), kp, cv.part > 0, cv.part)
+    return Rendering(cv.to_uint8(), kp, cv.part > 0, cv.part, cv.alpha)
 
 
 def render(

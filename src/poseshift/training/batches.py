@@ -24,6 +24,7 @@ from poseshift.images import to_unit
 from poseshift.objective import Batch
 from poseshift.pose.heatmaps import flip_pose
 from poseshift.training.distributed import World
+from poseshift.warp import pose_mask
 
 __all__ = ["BatchPlan", "TrainingItems", "BatchSource", "to_batch"]
 
@@ -93,7 +94,8 @@ def _flip_image(image: np.ndarray, mode: int) -> np.ndarray:
 
 class TrainingItems(Dataset):
     """Key -> ``image`` uint8 [3,S,S] (flipped where asked), its pose ``kp_o`` and the target pose
-    ``kp_f`` [18,2]. Runs in the workers."""
+    ``kp_f`` [18,2]; with the data's silhouettes, ``sil`` uint8 [1,S,S] flipped as the image.
+    Runs in the workers."""
 
     def __init__(self, data: PoseImageFolder):
         self.data = data
@@ -104,15 +106,20 @@ class TrainingItems(Dataset):
     def __getitem__(self, key: tuple[int, ...]) -> dict[str, torch.Tensor]:
         i, flip, j, tflip = key
         image, kp = self.data.framed(i), self.data.poses[i]
+        sil = self.data.framed_silhouette(i) if self.data.silhouettes else None
         size = self.data.size
         if flip:
             image, kp = _flip_image(image, flip), flip_pose(kp, flip, size, size)
+            sil = None if sil is None else _flip_image(sil, flip)
         target = self.data.poses[j]
         if tflip:
             target = flip_pose(target, tflip, size, size)
-        return {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+        item = {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
                 "kp_o": torch.from_numpy(np.array(kp, dtype=np.float32)),
                 "kp_f": torch.from_numpy(np.array(target, dtype=np.float32))}
+        if sil is not None:
+            item["sil"] = torch.from_numpy(np.ascontiguousarray(sil))[None]
+        return item
 
 
 def to_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float, channels_last: bool) -> Batch:
@@ -122,7 +129,13 @@ def to_batch(item: dict[str, torch.Tensor], device: torch.device, sigma: float, 
     if channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     kp_o, kp_f = item["kp_o"].to(device, non_blocking=nb), item["kp_f"].to(device, non_blocking=nb)
-    return Batch.from_keypoints(real, kp_o, kp_f, sigma)
+    batch = Batch.from_keypoints(real, kp_o, kp_f, sigma)
+    if "sil" in item:
+        # An image where the segmenter found nobody keeps the mask drawn from its pose.
+        sil = item["sil"].to(device, non_blocking=nb).float() / 255.0
+        found = sil.flatten(1).amax(1) >= 0.5
+        batch.sil_o = torch.where(found[:, None, None, None], sil, pose_mask(kp_o, *sil.shape[-2:]))
+    return batch
 
 
 class BatchSource:

@@ -77,8 +77,16 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.size = cfg.model.image_size
         self.sigma = sigma_pixels(self.size, cfg.pose.sigma_frac)
+        # data.silhouettes: photo gives a warping G each photo's own mask (computed once, here).
+        masks = cfg.data.silhouettes == "photo" and cfg.model.g_arch in ("warp", "flow")
         self.data = PoseImageFolder(data_dir, self.size, "train", cfg.data.fit, cfg.data.pad_value,
-                                    cache=cfg.data.cache)
+                                    cache=cfg.data.cache, silhouettes=masks)
+        if masks:  # rank 0 segments what is missing; the other ranks then only find the files
+            if self.world.enabled and not self.world.main:
+                torch.distributed.barrier()
+            self.data.prepare_silhouettes(self.progress)
+            if self.world.enabled and self.world.main:
+                torch.distributed.barrier()
         items = self._items()
         self.batch_size = min(t.batch_size, len(items))
         self.plan = BatchPlan(len(items), self.batch_size, t.seed, t.flip, len(self.data))

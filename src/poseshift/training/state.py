@@ -19,6 +19,7 @@ from poseshift.checkpoint import Checkpoint, CheckpointError, save_checkpoint, s
 from poseshift.config import Config
 from poseshift.files import atomic_write_text, remove_stray
 from poseshift.nets import Networks
+from poseshift.packaged import resolve_checkpoint
 from poseshift.pool import ImagePool
 from poseshift.training.distributed import World, gather
 
@@ -74,7 +75,7 @@ def open_run(cfg: Config, run: Path, resume: bool, init: str | Path | None, over
         if resume:
             log.warning("%s: no checkpoint to resume from; starting a new run", path)
     try:
-        start = Checkpoint(init) if init is not None and ckpt is None else None
+        start = Checkpoint(resolve_checkpoint(init)) if init is not None and ckpt is None else None
     except CheckpointError as err:  # another network's file, or no checkpoint at all: say which option
         raise CheckpointError(f"--init {err}") from None
     if start is not None:

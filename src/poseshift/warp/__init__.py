@@ -9,7 +9,9 @@ and composites them in the target's layout:
   shoulder width and a share of the neck-to-hip length). Limbs map along their bone by the length
   ratio and across it by the body's scale ratio; the torso maps along its spine, keeping a
   plausible width when seen from the side; the head by a similarity. A limb the source lacks or
-  hides (far shorter than its mirror) is taken from its mirror limb, as Deformable GAN does.
+  hides (far shorter than its mirror) is taken from its mirror limb, as Deformable GAN does; a
+  leg the photo cuts off is continued from the run of it the photo shows. Front to back, the
+  body is mirrored about its own axis, and a back view's head shows the source's hair, no face.
 - **Parts from the silhouette** (:mod:`.masks`). Every pixel of the source's person mask goes with
   its nearest parts, in the manner of skinning, so hair, loose garments and skirts travel with
   the part beside them instead of being cut at a capsule's edge. Without a mask, one is drawn
@@ -32,6 +34,7 @@ import torch.nn.functional as F
 from poseshift.pose.schema import NUM_JOINTS
 from poseshift.warp.background import border_colour, fill_background, inpaint_background
 from poseshift.warp.geometry import (
+    HEAD,
     L_HIP,
     L_SH,
     NUM_PARTS,
@@ -40,11 +43,13 @@ from poseshift.warp.geometry import (
     R_SH,
     body_unit,
     depth_order,
+    fold_head,
+    head_fold,
     part_transforms,
     present,
     with_virtual_hips,
 )
-from poseshift.warp.masks import part_shares, pixel_grid, pose_silhouette, signed_distances
+from poseshift.warp.masks import limb_capsules, part_shares, pixel_grid, pose_silhouette, signed_distances
 
 __all__ = ["PARTS", "NUM_PARTS", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only",
            "border_colour", "fill_background", "inpaint_background", "pose_mask", "compose"]
@@ -131,7 +136,8 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     dev, size = image.device, max(h, w)
     kp_s, ok_s = _poses(kp_src, dev, size)
     kp_t, ok_t = _poses(kp_tgt, dev, size)
-    mat, shift, valid, src_part = part_transforms(kp_s, kp_t, ok_s, ok_t, size)
+    mat, shift, valid, src_part, continued = part_transforms(kp_s, kp_t, ok_s, ok_t, size, (h, w),
+                                                             present(kp_src.to(dev)))
     if source is None:
         source = source_parts(kp_src.to(dev), h, w, silhouette)
     elif source.size != (h, w) or source.shares.shape[0] != b:
@@ -142,6 +148,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
 
     px = pixel_grid(h, w, dev)                                                 # [N, 2]
     src = torch.einsum("bprc,nc->bpnr", mat, px) + shift[:, :, None]            # [B,P,N,2]
+    src[:, HEAD] = fold_head(src[:, HEAD], *head_fold(kp_s, kp_t, ok_s, size))  # a back view: no face
     norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=dev)
     grid = (src * norm - 1).reshape(b * NUM_PARTS, h, w, 2)
     stack = torch.empty(b, NUM_PARTS, 2, h * w, device=dev)
@@ -149,6 +156,10 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     sampled = F.grid_sample(stack.view(b * NUM_PARTS, 2, h, w), grid, mode="bilinear", padding_mode="zeros",
                             align_corners=True).reshape(b, NUM_PARTS, 2, h, w)
     share, carried = sampled[:, :, 0] * valid[..., None, None].float(), sampled[:, :, 1]
+    # A leg continued from the torso's share keeps to its own bone (no branch: one traced graph).
+    legs = continued[:, 1:5, None, None]
+    cap = limb_capsules(kp_t, body_unit(kp_t, size), px, range(4)).view(b, 4, h, w)
+    share[:, 1:5] = torch.where(legs, share[:, 1:5] * cap, share[:, 1:5])
     # A part hides what is behind it where it brings the person's pixels (half-opaque already hides).
     masks = share * (2 * carried).clamp(max=1)
 

@@ -32,6 +32,10 @@ MIRROR_BELOW = 0.35  # a source limb shorter than this x its mirror's (hidden, f
 STRETCH = (0.4, 2.5)  # a limb's length ratio is kept within these multiples of the body's scale ratio
 HEAD_SCALE = (0.75, 1.33)  # and the head's scale within these
 HEAD_TURN = 0.35     # radians: the most a head is turned relative to its source (about 20 degrees)
+AWAY = -0.2          # facing() below this: the person shows the camera their back
+HAIRLINE = 0.35      # the hairline sits this x the neck-to-face-centre line above the face's centre
+LEG_RUN = 0.9        # a leg below the photo's edge is continued from this share of what the photo shows of it
+FOLD = 0.25          # a back view's head: what lies below the hairline samples this x as far above it
 
 
 def present(kp: torch.Tensor) -> torch.Tensor:
@@ -113,21 +117,97 @@ def depth_order(kp_t: torch.Tensor, unit_t: torch.Tensor) -> torch.Tensor:
     return torch.stack(keys, 1)
 
 
+def face_centre(kp: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """[B,2] the mean of the present face joints (zeros where none is)."""
+    f = ok[:, list(FACE)].float()
+    return (f[..., None] * kp.nan_to_num(0.0)[:, list(FACE)]).sum(1) / f.sum(1, keepdim=True).clamp_min(1)
+
+
+def head_fold(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, size: int):
+    """Where the target shows its back and the source does not, the head must show no face: a
+    face drawn on the back of a head reads as a person facing the camera (to a viewer and to a pose
+    detector, which then swaps left and right). -> (fold [B] bool, hairline [B,2], up [B,2] unit
+    vector in the source): the head's source points below the hairline are folded above it, FOLD x
+    as far, so the back of the head is the source's hair and its outline stays the source's."""
+    f_s, f_t = facing(kp_s, body_unit(kp_s, size)), facing(kp_t, body_unit(kp_t, size))
+    cen = face_centre(kp_s, ok_s)
+    u = cen - kp_s[:, NECK].nan_to_num(0.0)
+    length = u.norm(dim=-1, keepdim=True)
+    up = u / length.clamp_min(1.0)
+    has_face = ok_s[:, list(FACE)].any(1) & ok_s[:, NECK]
+    fold = (f_t < AWAY) & (f_s >= AWAY) & has_face & (length[:, 0] >= 1.0)
+    return fold, cen + HAIRLINE * length * up, up
+
+
+def fold_head(src: torch.Tensor, fold: torch.Tensor, hairline: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``src`` [B,N,2] the head's source points; below the hairline (along ``up``) folded above it
+    where ``fold`` [B] (see head_fold)."""
+    below = ((src - hairline[:, None]) * up[:, None]).sum(-1, keepdim=True).clamp(max=0)   # [B,N,1] <= 0
+    return torch.where(fold[:, None, None], src - (1 + FOLD) * below * up[:, None], src)
+
+
+def _exit(p: torch.Tensor, d: torch.Tensor, frame: tuple[int, int]) -> torch.Tensor:
+    """[B] how far the ray from ``p`` [B,2] along the unit ``d`` [B,2] stays in an H x W frame
+    (negative where ``p`` is outside it)."""
+    h, w = frame
+    lim = torch.tensor([w - 1.0, h - 1.0], device=p.device)
+    t = torch.where(d > 1e-6, (lim - p) / d.clamp_min(1e-6),
+                    torch.where(d < -1e-6, -p / d.clamp(max=-1e-6), torch.full_like(p, 1e9)))
+    return t.amin(-1).nan_to_num(-1.0)
+
+
+def continued_legs(s0: torch.Tensor, ok_s: torch.Tensor, unit_s: torch.Tensor, frame: tuple[int, int]):
+    """Legs the photo cuts off (a crop at the thigh): each thigh and shin the source lacks, with
+    no mirror to take it from, is drawn from the part of the leg the photo does show (the trouser or
+    skirt goes on down): the thigh from the run below the hip along the spine to the photo's edge,
+    the shin from the run below the knee, or the thigh run's lower half where no knee is shown.
+    ``ok_s``: the joints the photo shows (a virtual hip is no sign that legs are in the photo).
+    -> {limb index in LIMB_PARTS: (ok [B], a [B,2], b [B,2], part [B])}: source segments (pixels)
+    and the source part whose share holds those pixels (the torso's below a hip; the thigh's below
+    a knee)."""
+    out = {}
+    spine = (s0[:, R_HIP] + s0[:, L_HIP]) / 2 - s0[:, NECK]
+    down = spine / spine.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    for thigh, (hip, knee) in ((0, (R_HIP, R_KN)), (2, (L_HIP, L_KN))):
+        run = LEG_RUN * _exit(s0[:, hip], down, frame)
+        ok = ok_s[:, hip] & ok_s[:, NECK] & (run >= 0.25 * unit_s)
+        a, b = s0[:, hip], s0[:, hip] + run[:, None] * down
+        torso = torch.zeros_like(ok, dtype=torch.long)
+        out[thigh] = (ok & ~ok_s[:, knee], a, b, torso)
+        u = s0[:, knee] - s0[:, hip]
+        shin_dir = torch.where(ok_s[:, knee, None], u / u.norm(dim=-1, keepdim=True).clamp_min(1e-6), down)
+        shin_run = LEG_RUN * _exit(s0[:, knee], shin_dir, frame)
+        knee_ok = ok_s[:, knee] & ok_s[:, hip] & (shin_run >= 0.25 * unit_s)
+        a2 = torch.where(knee_ok[:, None], s0[:, knee], (a + b) / 2)
+        b2 = torch.where(knee_ok[:, None], s0[:, knee] + shin_run[:, None] * shin_dir, b)
+        out[thigh + 1] = (knee_ok | (ok & ~ok_s[:, knee]), a2, b2, torch.where(knee_ok, 1 + thigh, torso))
+    return out
+
+
 def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, ok_t: torch.Tensor,
-                    size: int):
+                    size: int, frame: tuple[int, int] | None = None, shown: torch.Tensor | None = None):
     """Each part's map from the target's layout to the source, and where it is valid.
 
     -> mat [B,P,2,2], shift [B,P,2], valid [B,P], source part index [B,P] (a limb the source
-    hides or lacks is taken from its mirror), with ``kp_*`` already given virtual hips."""
+    hides or lacks is taken from its mirror, a leg the photo cuts off from what it shows of it:
+    ``frame`` (H, W), the source photo's size, square ``size`` when None; ``shown`` [B,18], the
+    joints the source shows, ``ok_s`` when None), with ``kp_*`` already given virtual hips.
+    -> also continued [B,P]: the legs continued from the photo's run of leg."""
     unit_s, unit_t = body_unit(kp_s, size), body_unit(kp_t, size)
     scale = (unit_s / unit_t).nan_to_num(1.0).clamp(0.25, 4.0)
+    # Front to back (or back to front): the body's surface is mirrored about its own axis, so each
+    # side of a limb and of the torso keeps its side of the body (an arm's inner edge stays by the
+    # torso; the person's right half of the shirt stays on their right).
+    f_s, f_t = facing(kp_s, unit_s), facing(kp_t, unit_t)
+    turned = ((f_s < AWAY) & (f_t > -AWAY)) | ((f_s > -AWAY) & (f_t < AWAY))
+    sign = torch.where(turned, -1.0, 1.0)
     s0, t0 = kp_s.nan_to_num(0.0), kp_t.nan_to_num(0.0)
     mats, shifts, valid, src_part = [], [], [], []
 
     # Torso: along the spine (neck -> mid-hip) the length ratio, across it the ratio of the torso
     # widths, each at least TORSO_WIDTH x the spine: a side view keeps a body, not a sliver.
     mid_s, mid_t = (s0[:, R_HIP] + s0[:, L_HIP]) / 2, (t0[:, R_HIP] + t0[:, L_HIP]) / 2
-    across = (torso_width(kp_s) / torso_width(kp_t)).clamp(0.25, 4.0)
+    across = (torso_width(kp_s) / torso_width(kp_t)).clamp(0.25, 4.0) * sign
     m, t = axis_map(t0[:, NECK], mid_t, s0[:, NECK], mid_s, across)
     torso_ok = lambda ok: ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])  # noqa: E731
     mats.append(m); shifts.append(t); valid.append(torso_ok(ok_s) & torso_ok(ok_t))
@@ -135,6 +215,8 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
 
     lens_s = torch.stack([(s0[:, b] - s0[:, a]).norm(dim=-1) * (ok_s[:, a] & ok_s[:, b])
                           for _, (a, b), _, _, _ in LIMB_PARTS], 1)            # [B, 8]
+    legs = continued_legs(s0, ok_s if shown is None else shown, unit_s, frame or (size, size))
+    continued = [torch.zeros_like(unit_s, dtype=torch.bool)]
     for k, (_, (ja, jb), _, mirror, _) in enumerate(LIMB_PARTS):
         ma, mb = LIMB_PARTS[mirror][1]
         own_ok = ok_s[:, ja] & ok_s[:, jb]
@@ -143,6 +225,11 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
         use_mirror = hidden & mirror_ok
         a_s = torch.where(use_mirror[:, None], s0[:, ma], s0[:, ja])
         b_s = torch.where(use_mirror[:, None], s0[:, mb], s0[:, jb])
+        cont, part = torch.zeros_like(own_ok), torch.zeros_like(unit_s, dtype=torch.long)
+        if k in legs:           # no leg of its own nor a mirror: the run of leg the photo shows
+            cont, a_c, b_c, part = legs[k]
+            cont = cont & ~own_ok & ~mirror_ok
+            a_s, b_s = torch.where(cont[:, None], a_c, a_s), torch.where(cont[:, None], b_c, b_s)
         # Keep the length ratio within STRETCH of the body's scale (a foreshortened source limb
         # is not stretched into a smear): move the source's far end along the limb.
         u = b_s - a_s
@@ -150,18 +237,18 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
         len_t = (t0[:, jb] - t0[:, ja]).norm(dim=-1).clamp_min(1.0)
         want = (len_s / len_t).clamp(STRETCH[0] * scale, STRETCH[1] * scale) * len_t
         b_s = a_s + u / len_s[:, None] * want[:, None]
-        m, t = axis_map(t0[:, ja], t0[:, jb], a_s, b_s, scale)
+        m, t = axis_map(t0[:, ja], t0[:, jb], a_s, b_s, scale * sign)
         mats.append(m); shifts.append(t)
-        valid.append(ok_t[:, ja] & ok_t[:, jb] & (own_ok | mirror_ok))
-        src_part.append(torch.where(use_mirror, 1 + mirror, 1 + k))
+        valid.append(ok_t[:, ja] & ok_t[:, jb] & (own_ok | mirror_ok | cont))
+        src_part.append(torch.where(cont, part, torch.where(use_mirror, 1 + mirror, 1 + k)))
+        continued.append(cont)
 
     # Head: a similarity taking the target's head centre (the mean of its face joints) to the
     # source's; its turn is the turn of the neck-to-centre line, at most HEAD_TURN (a profile's
     # centre sits beside the neck, a front view's above it: that is no tilt), and its scale the
     # ratio of those lines, within HEAD_SCALE of the body's.
     fs, ft = ok_s[:, list(FACE)].float(), ok_t[:, list(FACE)].float()
-    cen_s = (fs[..., None] * s0[:, list(FACE)]).sum(1) / fs.sum(1, keepdim=True).clamp_min(1)
-    cen_t = (ft[..., None] * t0[:, list(FACE)]).sum(1) / ft.sum(1, keepdim=True).clamp_min(1)
+    cen_s, cen_t = face_centre(kp_s, ok_s), face_centre(kp_t, ok_t)
     u_s, u_t = cen_s - s0[:, NECK], cen_t - t0[:, NECK]
     turn = (torch.atan2(u_s[:, 1], u_s[:, 0]) - torch.atan2(u_t[:, 1], u_t[:, 0]) + torch.pi) % (2 * torch.pi) - torch.pi
     turn = turn.clamp(-HEAD_TURN, HEAD_TURN)
@@ -179,4 +266,5 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
     eye = torch.eye(2, device=kp_s.device).expand_as(mat)
     mat = torch.where(good[..., None, None], mat, eye)
     shift = torch.where(good[..., None], shift, torch.zeros_like(shift))
-    return mat, shift, good, torch.stack(src_part, 1)
+    continued.append(torch.zeros_like(unit_s, dtype=torch.bool))
+    return mat, shift, good, torch.stack(src_part, 1), torch.stack(continued, 1)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import torch
 
-from poseshift.warp.geometry import FACE, L_HIP, L_SH, LIMB_PARTS, NECK, R_HIP, R_SH, torso_width
+from poseshift.warp.geometry import FACE, L_HIP, L_SH, LIMB_PARTS, NECK, R_HIP, R_SH, face_centre, torso_width
 
 # Not given anywhere; chosen on deepfashion-mini's train pairs (body units):
 SHARE_EDGE = 0.06    # how far past its nearest part a pixel still belongs to the next (overlap at joints)
 REACH = 1.2          # a silhouette pixel further than this from every part's surface is not carried
 SOFT = 0.02          # soft edge of a silhouette drawn from the pose (plus a third of a pixel)
+
+
+WIDEN = 1.5  # a continued leg's capsule, x the limb's radius (trousers are wider than the bone's core)
 
 
 def pixel_grid(h: int, w: int, device) -> torch.Tensor:
@@ -41,7 +44,7 @@ def head_circle(kp: torch.Tensor, ok: torch.Tensor, unit: torch.Tensor):
     neck's side of the chin."""
     face_ok = ok[:, list(FACE)].float()
     kp0 = kp.nan_to_num(0.0)
-    centre = (face_ok[..., None] * kp0[:, list(FACE)]).sum(1) / face_ok.sum(1, keepdim=True).clamp_min(1)
+    centre = face_centre(kp, ok)
     spread = ((kp0[:, list(FACE)] - centre[:, None]).norm(dim=-1) * face_ok).amax(1)
     neck_d = (centre - kp0[:, NECK]).norm(dim=-1) * ok[:, NECK]
     radius = torch.maximum(torch.maximum(1.3 * spread, 0.7 * neck_d), 0.28 * unit)
@@ -98,3 +101,16 @@ def pose_silhouette(sd: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
     """[B,N] a person mask drawn from the pose alone: the union of the parts' soft shapes."""
     nearest = sd.amin(1).clamp(max=1e9)
     return torch.sigmoid(-nearest / (SOFT * unit[:, None] + 0.35))
+
+
+def limb_capsules(kp: torch.Tensor, unit: torch.Tensor, px: torch.Tensor, limbs: range) -> torch.Tensor:
+    """[B,len(limbs),N] in [0,1]: soft capsules around the bones of ``limbs`` (indices into
+    LIMB_PARTS) of pose ``kp``, WIDEN x their radius (a leg drawn from a photo's torso share keeps
+    to its own bone in the target)."""
+    kp0 = kp.nan_to_num(0.0)
+    a = kp0[:, [LIMB_PARTS[k][1][0] for k in limbs]]
+    b = kp0[:, [LIMB_PARTS[k][1][1] for k in limbs]]
+    radius = torch.tensor([LIMB_PARTS[k][2] for k in limbs], device=kp.device)
+    u = unit[:, None, None]
+    d = segment_distance(px, a, b) - WIDEN * radius[None, :, None] * u
+    return torch.sigmoid(-d / (SOFT * u + 0.35))
