@@ -97,7 +97,7 @@ def test_inception_weights_of_another_network(tmp_path):
     state["Mixed_7c.branch_pool.conv.weight"] = torch.zeros(192, 2048, 3, 3)
     save_file(state, str(tmp_path / "inception-reshaped.safetensors"))
     files["reshaped"] = tmp_path / "inception-reshaped.safetensors"
-    for what, path in files.items():
+    for _what, path in files.items():
         opts = MetricOptions(inception_weights=path, real_images=[tmp_path / "a.png", tmp_path / "b.png"])
         with pytest.raises(MetricSkipped) as e:
             create_metric("fid", opts)
@@ -135,7 +135,7 @@ def test_is_weights_of_another_network(tmp_path):
 
     torch.jit.script(Features()).save(str(tmp_path / "features.pt"))
     files["not a classifier"] = tmp_path / "features.pt"
-    for what, path in files.items():
+    for _what, path in files.items():
         with pytest.raises(MetricSkipped) as e:
             create_metric("is", MetricOptions(is_weights=str(path)))
         _one_line(str(e.value), f"--is-weights {path}: not a TorchScript ImageNet classifier")

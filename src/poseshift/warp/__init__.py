@@ -156,10 +156,12 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     sampled = F.grid_sample(stack.view(b * NUM_PARTS, 2, h, w), grid, mode="bilinear", padding_mode="zeros",
                             align_corners=True).reshape(b, NUM_PARTS, 2, h, w)
     share, carried = sampled[:, :, 0] * valid[..., None, None].float(), sampled[:, :, 1]
-    # A leg continued from the torso's share keeps to its own bone (no branch: one traced graph).
+    # A leg continued from the photo's run of leg (the torso's or the thigh's share) keeps to its
+    # own bone. Skipped when no leg is continued, except while tracing (one graph for every pose).
     legs = continued[:, 1:5, None, None]
-    cap = limb_capsules(kp_t, body_unit(kp_t, size), px, range(4)).view(b, 4, h, w)
-    share[:, 1:5] = torch.where(legs, share[:, 1:5] * cap, share[:, 1:5])
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or bool(legs.any()):
+        cap = limb_capsules(kp_t, body_unit(kp_t, size), px, range(4)).view(b, 4, h, w)
+        share[:, 1:5] = torch.where(legs, share[:, 1:5] * cap, share[:, 1:5])
     # A part hides what is behind it where it brings the person's pixels (half-opaque already hides).
     masks = share * (2 * carried).clamp(max=1)
 
