@@ -181,7 +181,9 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     part = order.gather(1, first.view(b, -1)).view(b, 1, h, w, 1).expand(b, 1, h, w, 2)
     picked = grid.reshape(b, NUM_PARTS, h, w, 2).gather(1, part)[:, 0]
     identity = (px * norm - 1).reshape(1, h, w, 2)                           # where no part lands
-    field = torch.where((best > 0)[..., None], picked, identity)
+    # A part showing less than SHOWN_FLOOR counts as none: below it a pixel's part is decided by
+    # rounding (onnxruntime and PyTorch disagree about a 1e-9 share), and nothing of it shows.
+    field = torch.where((best > SHOWN_FLOOR)[..., None], picked, identity)
     # The carried silhouette of the parts that show, as a mean over them (so a soft edge stays as
     # soft as the photo's; the floor keeps a faint part's few pixels from being blown up).
     reach = share.amax(1, keepdim=True)
@@ -189,6 +191,10 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     background = background.to(dev, torch.float32)
     out = compose(image.float(), field, union, background)
     return WarpResult(out.to(image.dtype), masks.to(image.dtype), union.to(image.dtype), field, background)
+
+
+# The least share of a pixel that a part must show to decide where the pixel samples the source.
+SHOWN_FLOOR = 1e-3
 
 
 def _with_hips(ok: torch.Tensor) -> torch.Tensor:
