@@ -4,8 +4,10 @@ people from real photos).
     python benchmarks/realphoto.py --data ../shared/data/deepfashion-mini --out runs/realphoto [--minutes 60]
     python benchmarks/realphoto.py --data DIR --out runs/paper-g --set model.g_arch=resnet   # the paper's G, same budget
     python benchmarks/realphoto.py --data DIR --out runs/smoke --minutes 0.5 --device cpu    # smoke
+    python benchmarks/realphoto.py --data DIR --out runs/from-synthetic --init synthetic-64  # start from the packaged G
 
-It trains the `realphoto` preset (the part-warping G, model.g_arch = warp, 64x64) on DIR's
+It trains the `realphoto` preset (the G that corrects the part warp's sampling field,
+model.g_arch = flow, 64x64) on DIR's
 `train` split (DIR/split.csv) until M minutes of wall clock have passed, checkpointing there,
 writes RUN/checkpoints/last.safetensors and prints its path. Score it on the held-out pairs with
 
@@ -34,6 +36,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget (default 60)")
     ap.add_argument("--config", default="realphoto", help="preset or YAML (default: realphoto)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    ap.add_argument("--init", default=None, metavar="CKPT",
+                    help="start the networks from this checkpoint or packaged model (e.g. synthetic-64; "
+                         "ignored when the run resumes)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=None)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
@@ -43,7 +48,8 @@ def main() -> None:
     cfg = load_config(args.config, overrides)
     t0 = time.time()
     resume = (Path(args.out) / "checkpoints" / "last.safetensors").is_file()
-    trainer = Trainer(cfg, args.data, args.out, resume=resume, progress=not args.quiet)
+    trainer = Trainer(cfg, args.data, args.out, resume=resume, progress=not args.quiet,
+                      init=None if resume else args.init)
     start_step = trainer.step_count
     # A step budget far beyond what the minutes allow: the clock stops the run.
     trainer.train(max_steps=start_step + 10_000_000, time_limit=args.minutes * 60.0)
