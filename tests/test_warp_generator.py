@@ -152,7 +152,8 @@ def test_cli_transfer_takes_a_source_pose_and_evaluate_scores_warp_only(tmp_path
     photos = tmp_path / "photos"
     photos.mkdir()
     for n in names[:3]:
-        (photos / (n.rsplit(".", 1)[0] + ".png")).write_bytes((data / "images" / (n.rsplit(".", 1)[0] + ".png")).read_bytes())
+        png = n.rsplit(".", 1)[0] + ".png"
+        (photos / png).write_bytes((data / "images" / png).read_bytes())
     ckpt = str(run / "checkpoints" / "last.safetensors")
     assert main(["transfer", "--checkpoint", ckpt, "--image", str(photos), "--pose", str(tmp_path / "tgt.json"),
                  "--source-pose", str(data / "annotations.csv"), "--out", str(tmp_path / "many"), "--quiet"]) == 0

@@ -136,8 +136,10 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     dev, size = image.device, max(h, w)
     kp_s, ok_s = _poses(kp_src, dev, size)
     kp_t, ok_t = _poses(kp_tgt, dev, size)
+    units = (body_unit(kp_s, size), body_unit(kp_t, size))                      # once for all below
+    unit_t = units[1]
     mat, shift, valid, src_part, continued = part_transforms(kp_s, kp_t, ok_s, ok_t, size, (h, w),
-                                                             present(kp_src.to(dev)))
+                                                             present(kp_src.to(dev)), units)
     if source is None:
         source = source_parts(kp_src.to(dev), h, w, silhouette)
     elif source.size != (h, w) or source.shares.shape[0] != b:
@@ -148,7 +150,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
 
     px = pixel_grid(h, w, dev)                                                 # [N, 2]
     src = torch.einsum("bprc,nc->bpnr", mat, px) + shift[:, :, None]            # [B,P,N,2]
-    src[:, HEAD] = fold_head(src[:, HEAD], *head_fold(kp_s, kp_t, ok_s, size))  # a back view: no face
+    src[:, HEAD] = fold_head(src[:, HEAD], *head_fold(kp_s, kp_t, ok_s, size, units))  # a back view: no face
     norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=dev)
     grid = (src * norm - 1).reshape(b * NUM_PARTS, h, w, 2)
     stack = torch.empty(b, NUM_PARTS, 2, h * w, device=dev)
@@ -160,7 +162,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     # own bone. Skipped when no leg is continued, except while tracing (one graph for every pose).
     legs = continued[:, 1:5, None, None]
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or bool(legs.any()):
-        cap = limb_capsules(kp_t, body_unit(kp_t, size), px, range(4)).view(b, 4, h, w)
+        cap = limb_capsules(kp_t, unit_t, px, range(4)).view(b, 4, h, w)
         share[:, 1:5] = torch.where(legs, share[:, 1:5] * cap, share[:, 1:5])
     # A part hides what is behind it where it brings the person's pixels (half-opaque already hides).
     masks = share * (2 * carried).clamp(max=1)
@@ -170,7 +172,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     # Painted front to back: each part shows where no part in front of it hides it. One sampling
     # field: each pixel samples the source where the part that shows most puts it; how much of
     # the person is there is the silhouette the showing parts carry.
-    order = depth_order(kp_t, body_unit(kp_t, size)).argsort(1, descending=True)     # [B,P] front first
+    order = depth_order(kp_t, unit_t).argsort(1, descending=True)     # [B,P] front first
     m_o, carried_o = masks[rows, order], carried[rows, order]                  # [B,P,H,W]
     shows, through = torch.empty_like(m_o), torch.ones_like(m_o[:, :1])
     for i in range(NUM_PARTS):                                                 # what shows past parts 0..i-1

@@ -123,13 +123,16 @@ def face_centre(kp: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     return (f[..., None] * kp.nan_to_num(0.0)[:, list(FACE)]).sum(1) / f.sum(1, keepdim=True).clamp_min(1)
 
 
-def head_fold(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, size: int):
+def head_fold(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, size: int,
+              units: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Where the target shows its back and the source does not, the head must show no face: a
     face drawn on the back of a head reads as a person facing the camera (to a viewer and to a pose
     detector, which then swaps left and right). -> (fold [B] bool, hairline [B,2], up [B,2] unit
     vector in the source): the head's source points below the hairline are folded above it, FOLD x
-    as far, so the back of the head is the source's hair and its outline stays the source's."""
-    f_s, f_t = facing(kp_s, body_unit(kp_s, size)), facing(kp_t, body_unit(kp_t, size))
+    as far, so the back of the head is the source's hair and its outline stays the source's.
+    ``units``: both poses' body units when computed before."""
+    unit_s, unit_t = units if units is not None else (body_unit(kp_s, size), body_unit(kp_t, size))
+    f_s, f_t = facing(kp_s, unit_s), facing(kp_t, unit_t)
     cen = face_centre(kp_s, ok_s)
     u = cen - kp_s[:, NECK].nan_to_num(0.0)
     length = u.norm(dim=-1, keepdim=True)
@@ -185,15 +188,17 @@ def continued_legs(s0: torch.Tensor, ok_s: torch.Tensor, unit_s: torch.Tensor, f
 
 
 def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, ok_t: torch.Tensor,
-                    size: int, frame: tuple[int, int] | None = None, shown: torch.Tensor | None = None):
+                    size: int, frame: tuple[int, int] | None = None, shown: torch.Tensor | None = None,
+                    units: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Each part's map from the target's layout to the source, and where it is valid.
 
     -> mat [B,P,2,2], shift [B,P,2], valid [B,P], source part index [B,P] (a limb the source
     hides or lacks is taken from its mirror, a leg the photo cuts off from what it shows of it:
     ``frame`` (H, W), the source photo's size, square ``size`` when None; ``shown`` [B,18], the
     joints the source shows, ``ok_s`` when None), with ``kp_*`` already given virtual hips.
-    -> also continued [B,P]: the legs continued from the photo's run of leg."""
-    unit_s, unit_t = body_unit(kp_s, size), body_unit(kp_t, size)
+    -> also continued [B,P]: the legs continued from the photo's run of leg. ``units``: both
+    poses' body units when computed before."""
+    unit_s, unit_t = units if units is not None else (body_unit(kp_s, size), body_unit(kp_t, size))
     scale = (unit_s / unit_t).nan_to_num(1.0).clamp(0.25, 4.0)
     # Front to back (or back to front): the body's surface is mirrored about its own axis, so each
     # side of a limb and of the torso keeps its side of the body (an arm's inner edge stays by the
