@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from poseshift.nets import build_generator
-from poseshift.nets.flow_generator import FLOW_RANGE, FlowGenerator
-from poseshift.nets.warp_generator import Photo
+from poseshift.nets.flow_generator import FlowGenerator
+from poseshift.nets.warping import Guard, Photo, field_bound
 from poseshift.pose.heatmaps import belief_maps
 from poseshift.warp import part_warp
 from tests.helpers import micro_config
@@ -34,12 +34,13 @@ def test_the_field_shift_moves_the_sampled_pixels():
     g = flow_g().eval()
     last = g.trunk.net[-1]
     with torch.no_grad():
-        last.bias[0] = 10.0       # d_x = FLOW_RANGE everywhere: sample further right in the source
+        last.bias[0] = 10.0       # d_x at its bound everywhere: sample further right in the source
     img, kp = textured(), standing()[None]
     warp = part_warp(img, kp, kp)
     out = g(img, belief_maps(kp, S, S, 3.0), kp, kp)
-    shifted = F.grid_sample(img, warp.field + torch.tensor([FLOW_RANGE, 0.0]), mode="bilinear",
-                            padding_mode="border", align_corners=True)
+    free = Guard(warp).free[:, 0, :, :, None]                 # no shift in the head region
+    d = torch.stack([field_bound(S, S, "cpu")[0, 0, 0, 0], torch.tensor(0.0)])
+    shifted = F.grid_sample(img, warp.field + free * d, mode="bilinear", padding_mode="border", align_corners=True)
     expected = warp.union * shifted + (1 - warp.union) * warp.background
     body = warp.union[0, 0] > 0.99
     assert body.sum() > 200

@@ -6,7 +6,7 @@ Layers, lowest first (a subpackage counts as one module):
 0. what everything uses: the config, devices, optional extras, file writes and weights files,
    the pose schema and its files, images, letterboxing, contact sheets, the image buffer;
 1. what reads the world or draws it: synthetic people, stick figures, motions, detection,
-   video, person masks, dataset layouts and loading, the warp, the losses, checkpoints and the
+   faces, video, person masks, dataset layouts and loading, the warp, the losses, checkpoints and the
    packaged models' registry;
 2. metrics (their own feature networks included: they judge G, they are not part of it);
 3. the networks of the paper (G, D, Phi, Psi);
@@ -26,7 +26,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "poseshift"
 LAYERS = [
     {"config", "config_rules", "devices", "extras", "files", "weights", "pose", "images", "letterbox", "sheets",
      "pool", "bicubic"},
-    {"synth", "stick_figures", "motions", "detect", "video", "silhouette", "layouts", "data", "warp", "losses",
+    {"synth", "stick_figures", "motions", "detect", "faces", "video", "silhouette", "layouts", "data", "warp", "losses",
      "checkpoint", "packaged"},
     {"metrics"},
     {"nets"},

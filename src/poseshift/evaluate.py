@@ -228,7 +228,8 @@ def evaluate_pairs(
     if not from_csv:
         report["pair_list"] = [list(p) for p in pairs]
     if o.sheet_png is not None and sheet_rows:
-        make_sheet(o.sheet_png, sheet_rows, o.peers)
+        lost = set(entries.get("face_found", {}).get("lost_pairs", []))
+        make_sheet(o.sheet_png, sheet_rows, o.peers, lost_faces=lost)
         report["sheet"] = str(o.sheet_png)
     report["seconds"] = round(time.time() - t0, 2)
     if out_json is not None:
@@ -265,8 +266,11 @@ def _tile(img: np.ndarray | None, h: int, w: int) -> Image.Image:
 
 
 def make_sheet(path: str | Path, rows: Sequence[PairSample],
-               peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None) -> Path:
-    """Side-by-side PNG, one row per pair: source | target pose | generated | ground truth | peers."""
+               peers: Mapping[str, str | Path] | Sequence[str | Path] | None = None,
+               lost_faces: set[int] | frozenset[int] = frozenset()) -> Path:
+    """Side-by-side PNG, one row per pair: source | target pose | generated | ground truth | peers.
+    A row whose ``index`` is in ``lost_faces`` (the truth shows a face, the render none: the
+    ``face_found`` metric) has its render framed in red, with "no face" written on it."""
     if peers is None:
         peer_items: list[tuple[str, Path]] = []
     elif isinstance(peers, Mapping):
@@ -287,6 +291,10 @@ def make_sheet(path: str | Path, rows: Sequence[PairSample],
             tiles.append(read_image(p) if p is not None else None)
         for c, t in enumerate(tiles):
             sheet.paste(_tile(t, h, w), (c * w, head + r * h))
+        if s.index in lost_faces:
+            x0, y0 = 2 * w, head + r * h
+            draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], outline=(230, 0, 0), width=3)
+            draw.text((x0 + 5, y0 + 4), "no face", fill=(230, 0, 0))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from poseshift.bicubic import BicubicResize
 from poseshift.files import atomic_write_text
 from poseshift.letterbox import _fill, plan_fit
-from poseshift.nets.warp_generator import Photo
+from poseshift.nets.warping import Photo
 from poseshift.onnx_sidecar import photo_sidecar
 from poseshift.pose.heatmaps import belief_maps, sigma_pixels
 

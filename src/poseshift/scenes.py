@@ -46,7 +46,7 @@ class PhotoScenes:
     def photo(self, image: np.ndarray, fit: FrameFit, kp_o: torch.Tensor, kp_f: torch.Tensor):
         """-> (mask [1,1,S,S] and scene [1,3,S,S] in the model's frame, the Photo) for poses
         ``kp_o`` (the photo's own) and ``kp_f`` (the target), [1,18,2] in the model's frame."""
-        from poseshift.nets.warp_generator import Photo
+        from poseshift.nets.warping import Photo
         from poseshift.warp import source_parts
 
         sil, scene = self.scene(image)

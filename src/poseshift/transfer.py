@@ -31,6 +31,7 @@ detected). ``retarget=False`` renders the pose as given, as evaluation does
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,31 @@ PoseLike = str | Path | np.ndarray
 PHOTO_PIXELS = 4_000_000
 
 
+@dataclass
+class Prepared:
+    """One photo and pose ready for G, in the model's square frame: ``image`` [1,3,S,S] in [-1,1],
+    the target's belief ``maps`` [1,18,S,S], the source and target keypoints [1,18,2] (``kp_src``
+    None where the generator needs none), the ``fit`` (poseshift.letterbox.FrameFit) that put the
+    photo there, and the photo itself (``photo`` uint8 [H, W, 3])."""
+
+    image: torch.Tensor
+    maps: torch.Tensor
+    kp_src: torch.Tensor | None
+    kp_tgt: torch.Tensor
+    fit: object
+    photo: np.ndarray
+
+    def __iter__(self):  # x, maps, kp_o, kp_f, fit = reposer.prepare(...) still reads
+        return iter((self.image, self.maps, self.kp_src, self.kp_tgt, self.fit))
+
+    @property
+    def pixels(self) -> int:
+        return self.photo.shape[0] * self.photo.shape[1]
+
+
 class Reposer:
-    """G(I | p_f) from a checkpoint, ready to call."""
+    """G(I | p_f) from a checkpoint, ready to call. Every render goes one way (``_render``): a list
+    of :class:`Prepared`, G once a group, in the model's frame or the photo's."""
 
     def __init__(self, generator: torch.nn.Module, config: Config, device: torch.device,
                  full_resolution: bool = True, bf16: bool = False):
@@ -173,11 +197,9 @@ class Reposer:
         return self._adapted[1]
 
     def prepare(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None,
-                retarget: bool | None = None):
-        """-> image [1,3,S,S] in [-1,1], target maps [1,18,S,S], and the source and target
-        keypoints [1,18,2] (the source's None where the generator needs none), in the training
-        frame, plus the FrameFit that put the image there. ``retarget`` (None: ``self.retarget``):
-        the target pose redrawn on the photo's person first."""
+                retarget: bool | None = None) -> Prepared:
+        """The photo and pose in the training frame (:class:`Prepared`). ``retarget`` (None:
+        ``self.retarget``): the target pose redrawn on the photo's person first."""
         arr = image_array(image)
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise ValueError(f"image must be RGB [H, W, 3], got shape {arr.shape}")
@@ -196,47 +218,20 @@ class Reposer:
         kp_f = torch.from_numpy(fit.apply(kp))[None].to(self.device)
         kp_o = None if src_kp is None else torch.from_numpy(fit.apply(src_kp))[None].to(self.device)
         maps = belief_maps(kp_f, self.size, self.size, self.sigma)
-        return to_tensor(framed)[None].to(self.device), maps, kp_o, kp_f, fit
+        return Prepared(to_tensor(framed)[None].to(self.device), maps, kp_o, kp_f, fit, arr)
 
     @torch.no_grad()
     def __call__(self, image: ImageLike, pose: PoseLike, source_pose: PoseLike | None = None,
                  retarget: bool | None = None) -> np.ndarray:
         """Render the person of ``image`` in ``pose`` -> uint8 [S, S, 3]."""
-        x, maps, kp_o, kp_f, _ = self.prepare(image, pose, source_pose, retarget)
-        return to_uint8(self.generator_for(x, kp_o, kp_f)(x, maps, kp_o, kp_f)[0])
+        return self._render([self.prepare(image, pose, source_pose, retarget)], "model")[0]
 
     @torch.no_grad()
     def render_in_frame(self, image: np.ndarray, pose: np.ndarray, source_pose: PoseLike | None = None,
                         retarget: bool | None = None) -> np.ndarray:
-        """Like ``__call__`` but the render is put back into ``image``'s own size and frame
-        (the letterbox undone), as evaluation against ground truth needs."""
-        if self.full_resolution and self.needs_source_pose:
-            return self._photo_renders([image], [pose], [source_pose], retarget)[0]
-        x, maps, kp_o, kp_f, fit = self.prepare(image, pose, source_pose, retarget)
-        return fit.unfit(to_uint8(self.generator_for(x, kp_o, kp_f)(x, maps, kp_o, kp_f)[0]))
-
-    def _photo_renders(self, images, poses, sources, retarget) -> list[np.ndarray]:
-        """A warping G's renders at each photo's own resolution: G once on the batch (once per
-        photo with --adapt), the warp on each full-resolution photo (its mask, scene and source
-        parts kept for the photo last seen: poseshift.scenes)."""
-        arrays = [image_array(im) for im in images]
-        parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
-        groups: list[list[int]] = []  # G once a group; a group's photos hold at most PHOTO_PIXELS
-        for i, a in enumerate(arrays):   # at full resolution at once (one photo a group with --adapt)
-            if self.adapt_steps or not groups or sum(arrays[j].shape[0] * arrays[j].shape[1]
-                                                     for j in groups[-1]) + a.shape[0] * a.shape[1] > PHOTO_PIXELS:
-                groups.append([])
-            groups[-1].append(i)
-        renders: list = [None] * len(parts)
-        for group in groups:
-            x, maps, kp_o, kp_f = (torch.cat([parts[i][k] for i in group]) for k in range(4))
-            inputs = [self._scenes.photo(arrays[i], parts[i][4], parts[i][2], parts[i][3]) for i in group]
-            sil_m, scene_m = torch.cat([q[0] for q in inputs]), torch.cat([q[1] for q in inputs])
-            G = self.generator_for(x, kp_o, kp_f)
-            outs = G.render_photos(x, maps, kp_o, kp_f, sil_m, scene_m, [q[2] for q in inputs])
-            for i, out in zip(group, outs):
-                renders[i] = to_uint8(out[0])
-        return renders
+        """Like ``__call__`` but the render is in ``image``'s own size and frame: a warping G's at the
+        photo's resolution, another's with the letterbox undone."""
+        return self._render([self.prepare(image, pose, source_pose, retarget)], "photo")[0]
 
     @torch.no_grad()
     def render_batch(self, images: list[ImageLike], poses: list[PoseLike], source_poses: list | None = None,
@@ -247,25 +242,46 @@ class Reposer:
             raise ValueError(f"frame must be 'photo' or 'model', got {frame!r}")
         if len(images) != len(poses) or (source_poses is not None and len(source_poses) != len(images)):
             raise ValueError(f"{len(images)} images need as many poses (got {len(poses)})")
-        if not images:
-            return []
-        arrays = [image_array(im) for im in images]
         sources = source_poses or [None] * len(images)
-        if frame == "photo" and self.full_resolution and self.needs_source_pose:
-            return self._photo_renders(arrays, poses, sources, retarget)
-        if self.adapt_steps:  # G adapted to each photo: one photo a pass
-            return [self.render_in_frame(a, p, s, retarget) if frame == "photo" else self(a, p, s, retarget)
-                    for a, p, s in zip(arrays, poses, sources)]
         if len({s is None for s in sources}) > 1 and not self.needs_source_pose:
             raise ValueError("give a source pose for every image or for none")
-        parts = [self.prepare(a, p, s, retarget) for a, p, s in zip(arrays, poses, sources)]
-        x = torch.cat([q[0] for q in parts])
-        maps = torch.cat([q[1] for q in parts])
-        kp_o = None if parts[0][2] is None else torch.cat([q[2] for q in parts])
-        kp_f = torch.cat([q[3] for q in parts])
-        out = self.G(x, maps, kp_o, kp_f)
-        renders = [to_uint8(o) for o in out]
-        return renders if frame == "model" else [q[4].unfit(r) for q, r in zip(parts, renders)]
+        return self._render([self.prepare(a, p, s, retarget) for a, p, s in zip(images, poses, sources)], frame)
+
+    def _groups(self, items: list[Prepared], photo_frame: bool) -> list[list[int]]:
+        """Which items share G's pass: all of them, except that with --adapt each photo has its own G,
+        and a warping G's full-resolution renders hold at most PHOTO_PIXELS photo pixels at once."""
+        groups: list[list[int]] = []
+        for i, item in enumerate(items):
+            full = sum(items[j].pixels for j in groups[-1]) + item.pixels > PHOTO_PIXELS if groups else True
+            if not groups or self.adapt_steps or (photo_frame and full):
+                groups.append([])
+            groups[-1].append(i)
+        return groups
+
+    def _render(self, items: list[Prepared], frame: str) -> list[np.ndarray]:
+        """The one render path: G once a group (``_groups``) -> uint8 renders, in the model's frame
+        (``"model"``) or the photo's (``"photo"``: a warping G at the photo's own resolution, its
+        warp redone on the full-resolution photo, poseshift.nets.warping; another G's render with
+        the letterbox undone, unless ``full_resolution`` is off)."""
+        at_photo = frame == "photo" and self.full_resolution and self.needs_source_pose
+        renders: list = [None] * len(items)
+        for group in self._groups(items, at_photo):
+            part = [items[i] for i in group]
+            x, maps, kp_f = (torch.cat([getattr(q, k) for q in part]) for k in ("image", "maps", "kp_tgt"))
+            kp_o = None if part[0].kp_src is None else torch.cat([q.kp_src for q in part])
+            G = self.generator_for(x, kp_o, kp_f)
+            if at_photo:
+                inputs = [self._scenes.photo(q.photo, q.fit, q.kp_src, q.kp_tgt) for q in part]
+                sil_m, scene_m = torch.cat([s[0] for s in inputs]), torch.cat([s[1] for s in inputs])
+                outs = G.render_photos(x, maps, kp_o, kp_f, sil_m, scene_m, [s[2] for s in inputs])
+                outs = [to_uint8(o[0]) for o in outs]
+            else:
+                outs = [to_uint8(o) for o in G(x, maps, kp_o, kp_f)]
+                if frame == "photo":
+                    outs = [q.fit.unfit(o) for q, o in zip(part, outs)]
+            for i, out in zip(group, outs):
+                renders[i] = out
+        return renders
 
     @torch.no_grad()
     def render_tensor(self, images: torch.Tensor, maps: torch.Tensor, kp_src: torch.Tensor | None = None,
@@ -289,7 +305,7 @@ class Reposer:
 
 
 class _Autocast(torch.nn.Module):
-    """G, optionally under bfloat16 autocast, answering float32; its own attributes (``render_photo``,
+    """G, optionally under bfloat16 autocast, answering float32; its own attributes (``render_photos``,
     ``needs_source_pose``) pass through."""
 
     def __init__(self, generator: torch.nn.Module, device: torch.device, bf16: bool):
@@ -301,10 +317,6 @@ class _Autocast(torch.nn.Module):
             return self.inner(*args)
         with torch.autocast(device_type=self.device_type, dtype=torch.bfloat16):
             return self.inner(*args).float()
-
-    def render_photo(self, *args):
-        """The inner G's photo-resolution render, under the same autocast as ``forward``."""
-        return self.render_photos(*args[:-1], [args[-1]])[0]
 
     def render_photos(self, *args):
         """The inner G's photo-resolution renders of a batch, under the same autocast as ``forward``."""

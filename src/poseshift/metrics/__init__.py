@@ -1,6 +1,7 @@
 """Evaluation metrics, registered by name (``ssim``, ``ssim_gfla``, ``ssim_256``, ``ssim_256_pidm``,
-``mask_ssim``, ``pckh``, ``sharpness``, ``silhouette_iou``, ``fid`` (the papers'), ``fid_tf`` (offline), ``kid``, ``lpips``, ``is``); see :mod:`poseshift.metrics.registry` and
+``mask_ssim``, ``pckh``, ``sharpness``, ``silhouette_iou``, ``face_found``, ``head_ssim``, ``fid`` (the papers'), ``fid_tf`` (offline), ``kid``, ``lpips``, ``is``); see :mod:`poseshift.metrics.registry` and
 :func:`poseshift.evaluate.evaluate_pairs`."""
+from poseshift.metrics import face as _face  # noqa: F401
 from poseshift.metrics import fid as _fid  # noqa: F401
 from poseshift.metrics import fid_papers as _fid_papers  # noqa: F401
 from poseshift.metrics import inception_score as _is  # noqa: F401
@@ -23,7 +24,7 @@ from poseshift.metrics.registry import (
 from poseshift.metrics.ssim import body_mask, mask_ssim, ssim_gfla, ssim_patn
 
 DEFAULT_METRICS: tuple[str, ...] = ("ssim", "ssim_gfla", "ssim_256", "ssim_256_pidm", "mask_ssim", "pckh", "sharpness",
-                                     "silhouette_iou", "fid", "fid_tf", "kid", "lpips", "is")
+                                     "silhouette_iou", "face_found", "head_ssim", "fid", "fid_tf", "kid", "lpips", "is")
 
 __all__ = [
     "DEFAULT_METRICS", "Metric", "MetricOptions", "MetricSkipped", "PairSample", "body_mask",

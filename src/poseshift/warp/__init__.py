@@ -51,7 +51,7 @@ from poseshift.warp.geometry import (
 )
 from poseshift.warp.masks import limb_capsules, part_shares, pixel_grid, pose_silhouette, signed_distances
 
-__all__ = ["PARTS", "NUM_PARTS", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only",
+__all__ = ["PARTS", "NUM_PARTS", "HEAD_PART", "WarpResult", "SourceParts", "source_parts", "part_warp", "warp_only",
            "border_colour", "fill_background", "inpaint_background", "pose_mask", "compose"]
 
 
@@ -61,14 +61,19 @@ class WarpResult:
     (each part's carried mask in the target, before painting); union [B,1,H,W]: where any part
     landed (the target's silhouette); field
     [B,H,W,2]: where each target pixel samples the source (grid_sample's coordinates); background
-    [B,3,H,W]: the source's scene without the person. ``warped`` = compose(image, field, union,
-    background)."""
+    [B,3,H,W]: the source's scene without the person; reach [B,1,H,W] in [0,1]: where some part
+    lands, whether or not it brings the person's pixels (the target's body and a margin around it).
+    ``warped`` = compose(image, field, union, background)."""
 
     warped: torch.Tensor
     masks: torch.Tensor
     union: torch.Tensor
     field: torch.Tensor
     background: torch.Tensor
+    reach: torch.Tensor | None = None
+
+
+HEAD_PART = HEAD  # the head's index among PARTS (masks[:, HEAD_PART] is where the head lands)
 
 
 def compose(image: torch.Tensor, field: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -150,7 +155,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
 
     px = pixel_grid(h, w, dev)                                                 # [N, 2]
     src = torch.einsum("bprc,nc->bpnr", mat, px) + shift[:, :, None]            # [B,P,N,2]
-    src[:, HEAD] = fold_head(src[:, HEAD], *head_fold(kp_s, kp_t, ok_s, size, units))  # a back view: no face
+    src[:, HEAD] = fold_head(src[:, HEAD], *head_fold(kp_s, kp_t, ok_s))  # a back view: no face
     norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=dev)
     grid = (src * norm - 1).reshape(b * NUM_PARTS, h, w, 2)
     stack = torch.empty(b, NUM_PARTS, 2, h * w, device=dev)
@@ -192,7 +197,8 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     union = person / torch.maximum(1 - through, 0.5 * reach).clamp_min(1e-6) * reach
     background = background.to(dev, torch.float32)
     out = compose(image.float(), field, union, background)
-    return WarpResult(out.to(image.dtype), masks.to(image.dtype), union.to(image.dtype), field, background)
+    return WarpResult(out.to(image.dtype), masks.to(image.dtype), union.to(image.dtype), field, background,
+                      reach.to(image.dtype))
 
 
 # The least share of a pixel that a part must show to decide where the pixel samples the source.

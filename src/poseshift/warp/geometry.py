@@ -95,6 +95,12 @@ def facing(kp: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
     return ((kp[:, L_SH, 0] - kp[:, R_SH, 0]) / unit).nan_to_num(1.0).clamp(-1, 1)
 
 
+def turned(kp_s: torch.Tensor, kp_t: torch.Tensor, units: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """[B] bool: one pose shows the body's front and the other its back (``units``: both body units)."""
+    f_s, f_t = facing(kp_s, units[0]), facing(kp_t, units[1])
+    return ((f_s < AWAY) & (f_t > -AWAY)) | ((f_s > -AWAY) & (f_t < AWAY))
+
+
 def depth_order(kp_t: torch.Tensor, unit_t: torch.Tensor) -> torch.Tensor:
     """[B, P] a depth key per part in the target (larger is nearer the camera), from the facing
     direction: a frontal person's arms and legs are in front of the torso, a back view's arms
@@ -123,22 +129,23 @@ def face_centre(kp: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     return (f[..., None] * kp.nan_to_num(0.0)[:, list(FACE)]).sum(1) / f.sum(1, keepdim=True).clamp_min(1)
 
 
-def head_fold(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, size: int,
-              units: tuple[torch.Tensor, torch.Tensor] | None = None):
+def head_fold(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor):
     """Where the target shows its back and the source does not, the head must show no face: a
     face drawn on the back of a head reads as a person facing the camera (to a viewer and to a pose
     detector, which then swaps left and right). -> (fold [B] bool, hairline [B,2], up [B,2] unit
     vector in the source): the head's source points below the hairline are folded above it, FOLD x
     as far, so the back of the head is the source's hair and its outline stays the source's.
-    ``units``: both poses' body units when computed before."""
-    unit_s, unit_t = units if units is not None else (body_unit(kp_s, size), body_unit(kp_t, size))
-    f_s, f_t = facing(kp_s, unit_s), facing(kp_t, unit_t)
+    Each head's facing is its own (shows_face), not the shoulders'."""
+    ok_t = present(kp_t)
     cen = face_centre(kp_s, ok_s)
     u = cen - kp_s[:, NECK].nan_to_num(0.0)
     length = u.norm(dim=-1, keepdim=True)
     up = u / length.clamp_min(1.0)
     has_face = ok_s[:, list(FACE)].any(1) & ok_s[:, NECK]
-    fold = (f_t < AWAY) & (f_s >= AWAY) & has_face & (length[:, 0] >= 1.0)
+    # The target's head seen from behind (no face of its own: see shows_face) and the source's
+    # showing a face: a three-quarter view that shows a face is never folded.
+    back_t = ~shows_face(kp_t, ok_t)
+    fold = back_t & shows_face(kp_s, ok_s) & has_face & (length[:, 0] >= 1.0)
     return fold, cen + HAIRLINE * length * up, up
 
 
@@ -187,6 +194,70 @@ def continued_legs(s0: torch.Tensor, ok_s: torch.Tensor, unit_s: torch.Tensor, f
     return out
 
 
+HEAD_FIT = (NOSE, NECK, R_EYE, L_EYE, R_EAR, L_EAR)
+
+
+HEAD_FIT = (NOSE, NECK, R_EYE, L_EYE, R_EAR, L_EAR)
+
+
+def torso_mirror(mat: torch.Tensor, shift: torch.Tensor, s0: torch.Tensor):
+    """The torso's map [B,2,2], [B,2] (target -> source) followed by the reflection about the
+    source's spine (neck to mid-hip): the torso's other side, which fills where an arm lay over
+    the torso in the photo (masks.torso_without_arms)."""
+    a = s0[:, NECK]
+    e = (s0[:, R_HIP] + s0[:, L_HIP]) / 2 - a
+    e = e / e.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    refl = 2 * e[:, :, None] * e[:, None, :] - torch.eye(2, device=mat.device)
+    return refl @ mat, a + (refl @ (shift - a)[..., None])[..., 0]
+
+
+def head_similarity(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, ok_t: torch.Tensor,
+                    scale: torch.Tensor):
+    """The head moves as one piece, placed by the whole head (as posewarp moves its head segment
+    and Deformable GAN fits its head to the face and shoulders): a similarity (turn, scale, shift;
+    no shear, no reflection) from the target's head to the source's. Chosen on deepfashion-mini's
+    train pairs among a full least-squares fit and its parts (docs/faces.md):
+
+    - shift: each pose's face centre (the mean of its face joints) meets the other's;
+    - turn: the least-squares rotation of every HEAD_FIT keypoint (nose, neck, eyes, ears) both
+      poses show, about their centres, within HEAD_TURN;
+    - scale: the ratio of the neck-to-face-centre lines, within HEAD_SCALE of the body's ``scale``
+      [B] (a fitted scale shrinks a head seen from the side, whose face joints bunch up).
+
+    Face and hair move with it. -> mat [B,2,2], shift [B,2] (target -> source), ok [B]."""
+    idx, face = list(HEAD_FIT), list(FACE)
+    shared = ok_s & ok_t
+    w = shared[:, idx].float()                                                    # [B,K]
+    ps, pt = kp_s[:, idx].nan_to_num(0.0), kp_t[:, idx].nan_to_num(0.0)
+    n = w.sum(1, keepdim=True).clamp_min(1.0)
+    mu_s, mu_t = (w[..., None] * ps).sum(1) / n, (w[..., None] * pt).sum(1) / n
+    xs, xt = (ps - mu_s[:, None]) * w[..., None], (pt - mu_t[:, None]) * w[..., None]
+    dot = (xt * xs).sum((1, 2))
+    cross = (xt[..., 0] * xs[..., 1] - xt[..., 1] * xs[..., 0]).sum(1)
+    fitted = torch.atan2(cross, dot)
+    # Each pose's own face centre: measured better than the centre of the shared face joints
+    # (head_ssim 0.348 against 0.325 on the train pairs, docs/faces.md).
+    cen_s, cen_t = face_centre(kp_s, ok_s), face_centre(kp_t, ok_t)
+    u_s, u_t = cen_s - kp_s[:, NECK].nan_to_num(0.0), cen_t - kp_t[:, NECK].nan_to_num(0.0)
+    # Under two shared keypoints the fit has no turn: the turn of the neck-to-face-centre line.
+    line = torch.atan2(u_s[:, 1], u_s[:, 0]) - torch.atan2(u_t[:, 1], u_t[:, 0])
+    turn = torch.where(shared[:, idx].sum(1) >= 2, fitted, line)
+    turn = ((turn + torch.pi) % (2 * torch.pi) - torch.pi).clamp(-HEAD_TURN, HEAD_TURN)
+    s_h = (u_s.norm(dim=-1) / u_t.norm(dim=-1).clamp_min(1.0)).clamp(HEAD_SCALE[0] * scale, HEAD_SCALE[1] * scale)
+    cos, sin = torch.cos(turn) * s_h, torch.sin(turn) * s_h
+    m = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    t = cen_s - (m @ cen_t[..., None])[..., 0]
+    ok = ok_s[:, face].any(1) & ok_t[:, face].any(1) & ok_s[:, NECK] & ok_t[:, NECK]
+    return m, t, ok
+
+
+def shows_face(kp: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """[B] bool: the head shows a face (front, three-quarter or profile), decided from the head
+    itself: the nose and an eye. A back view's annotation has the ears at most; a back view whose
+    head turns to a profile has the nose and the near eye, and shows that face."""
+    return ok[:, NOSE] & (ok[:, R_EYE] | ok[:, L_EYE])
+
+
 def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, ok_t: torch.Tensor,
                     size: int, frame: tuple[int, int] | None = None, shown: torch.Tensor | None = None,
                     units: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -203,9 +274,7 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
     # Front to back (or back to front): the body's surface is mirrored about its own axis, so each
     # side of a limb and of the torso keeps its side of the body (an arm's inner edge stays by the
     # torso; the person's right half of the shirt stays on their right).
-    f_s, f_t = facing(kp_s, unit_s), facing(kp_t, unit_t)
-    turned = ((f_s < AWAY) & (f_t > -AWAY)) | ((f_s > -AWAY) & (f_t < AWAY))
-    sign = torch.where(turned, -1.0, 1.0)
+    sign = torch.where(turned(kp_s, kp_t, (unit_s, unit_t)), -1.0, 1.0)
     s0, t0 = kp_s.nan_to_num(0.0), kp_t.nan_to_num(0.0)
     mats, shifts, valid, src_part = [], [], [], []
 
@@ -215,7 +284,9 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
     across = (torso_width(kp_s) / torso_width(kp_t)).clamp(0.25, 4.0) * sign
     m, t = axis_map(t0[:, NECK], mid_t, s0[:, NECK], mid_s, across)
     torso_ok = lambda ok: ok[:, NECK] & ok[:, R_HIP] & ok[:, L_HIP] & (ok[:, R_SH] | ok[:, L_SH])  # noqa: E731
-    mats.append(m); shifts.append(t); valid.append(torso_ok(ok_s) & torso_ok(ok_t))
+    mats.append(m)
+    shifts.append(t)
+    valid.append(torso_ok(ok_s) & torso_ok(ok_t))
     src_part.append(torch.zeros_like(unit_s, dtype=torch.long))
 
     lens_s = torch.stack([(s0[:, b] - s0[:, a]).norm(dim=-1) * (ok_s[:, a] & ok_s[:, b])
@@ -243,26 +314,17 @@ def part_transforms(kp_s: torch.Tensor, kp_t: torch.Tensor, ok_s: torch.Tensor, 
         want = (len_s / len_t).clamp(STRETCH[0] * scale, STRETCH[1] * scale) * len_t
         b_s = a_s + u / len_s[:, None] * want[:, None]
         m, t = axis_map(t0[:, ja], t0[:, jb], a_s, b_s, scale * sign)
-        mats.append(m); shifts.append(t)
+        mats.append(m)
+        shifts.append(t)
         valid.append(ok_t[:, ja] & ok_t[:, jb] & (own_ok | mirror_ok | cont))
         src_part.append(torch.where(cont, part, torch.where(use_mirror, 1 + mirror, 1 + k)))
         continued.append(cont)
 
-    # Head: a similarity taking the target's head centre (the mean of its face joints) to the
-    # source's; its turn is the turn of the neck-to-centre line, at most HEAD_TURN (a profile's
-    # centre sits beside the neck, a front view's above it: that is no tilt), and its scale the
-    # ratio of those lines, within HEAD_SCALE of the body's.
-    fs, ft = ok_s[:, list(FACE)].float(), ok_t[:, list(FACE)].float()
-    cen_s, cen_t = face_centre(kp_s, ok_s), face_centre(kp_t, ok_t)
-    u_s, u_t = cen_s - s0[:, NECK], cen_t - t0[:, NECK]
-    turn = (torch.atan2(u_s[:, 1], u_s[:, 0]) - torch.atan2(u_t[:, 1], u_t[:, 0]) + torch.pi) % (2 * torch.pi) - torch.pi
-    turn = turn.clamp(-HEAD_TURN, HEAD_TURN)
-    s_h = (u_s.norm(dim=-1) / u_t.norm(dim=-1).clamp_min(1.0)).clamp(HEAD_SCALE[0] * scale, HEAD_SCALE[1] * scale)
-    cos, sin = torch.cos(turn) * s_h, torch.sin(turn) * s_h
-    m = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-    t = cen_s - (m @ cen_t[..., None])[..., 0]
-    mats.append(m); shifts.append(t)
-    valid.append((fs.sum(1) >= 1) & (ft.sum(1) >= 1) & ok_s[:, NECK] & ok_t[:, NECK])
+    # Head: one similarity fitted to every head keypoint both poses show (see head_similarity).
+    m, t, head_ok = head_similarity(kp_s, kp_t, ok_s, ok_t, scale)
+    mats.append(m)
+    shifts.append(t)
+    valid.append(head_ok)
     src_part.append(torch.full_like(unit_s, HEAD, dtype=torch.long))
 
     mat, shift = torch.stack(mats, 1), torch.stack(shifts, 1)
