@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poseshift.images import ImageError, image_size, read_image, to_tensor
+from poseshift.images import ImageError, image_size, read_image, read_mask, to_tensor
 from poseshift.layouts import LayoutError, open_layout, read_split
 from poseshift.letterbox import fit_to_frame, plan_fit
 
@@ -92,17 +92,14 @@ class PoseImageFolder(Dataset):
     def framed_silhouette(self, i: int) -> np.ndarray:
         """Image ``i``'s person mask, fitted into the frame as the image is: uint8 [S,S], 255 the
         person, 0 the letterbox."""
-        from PIL import Image
-
         from poseshift.silhouette import cache_for_data
 
         stored = self._mask_files[i] if self._mask_files is not None else None
         mask = None
         if stored is not None and stored.is_file():       # found by prepare_silhouettes: no decoding
             try:
-                with Image.open(stored) as im:
-                    mask = np.asarray(im.convert("L"), dtype=np.uint8)
-            except OSError:
+                mask = read_mask(stored)
+            except (OSError, ValueError):
                 mask = None
         if mask is None:
             if self._masks is None:

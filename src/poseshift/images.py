@@ -1,4 +1,10 @@
-"""Image files and tensors: reading with one-line errors, stems, and [-1,1] tensors."""
+"""Image files and tensors: reading with one-line errors, stems, and [-1,1] tensors.
+
+One way in for every image poseshift opens (photos, uploads, stored masks): the EXIF orientation
+is applied (a phone's portrait is stored as landscape pixels and a tag), HEIC/HEIF is read through
+``pillow-heif`` where it is installed (the ``heic`` extra), and 16-bit, palette, grey, CMYK and
+alpha images are converted to 8-bit RGB. Sizes are those of the picture as it is displayed.
+"""
 from __future__ import annotations
 
 import io
@@ -7,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # poseshift applies its own limit (MAX_PIXELS) from the header, so PIL's own warning is noise.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".heic", ".heif")
+HEIF_SUFFIXES = (".heic", ".heif")
 
 
 class ImageError(ValueError):
@@ -29,10 +36,29 @@ class ImageTooLarge(ImageError):
 MAX_PIXELS = 64_000_000
 
 
+def _heif_opener() -> bool:
+    """Register pillow-heif's opener with Pillow, once; False where it is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _is_heif(path: Path | io.BytesIO) -> bool:
+    if isinstance(path, Path):
+        return path.suffix.lower() in HEIF_SUFFIXES
+    head = path.getvalue()[4:12]
+    return head[:4] == b"ftyp" and head[4:8] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+
+
 def _open(path: Path | io.BytesIO, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """The image, opened (its header read) and checked against ``max_pixels``; ``name`` in errors."""
     if isinstance(path, Path) and not path.is_file():
         raise ImageError(f"{name}: image file not found")
+    if _is_heif(path) and not _heif_opener():
+        raise ImageError(f"{name}: a HEIC/HEIF photo needs pillow-heif: pip install 'poseshift[heic]'")
     try:
         im = Image.open(path)
     except Image.DecompressionBombError:
@@ -48,10 +74,22 @@ def _open(path: Path | io.BytesIO, name: str, max_pixels: int = MAX_PIXELS) -> I
     return im
 
 
-def _decode(im: Image.Image, name: str) -> np.ndarray:
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit grey image scaled to 8 bits (Pillow's convert would clip it)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(np.round(a / top * 255), 0, 255).astype(np.uint8))
+    if im.mode == "P" and "transparency" in im.info:
+        return im.convert("RGBA")
+    return im
+
+
+def _decode(im: Image.Image, name: str, mode: str = "RGB") -> np.ndarray:
     with im:
         try:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+            upright = ImageOps.exif_transpose(im)
+            return np.asarray(_eight_bit(upright).convert(mode), dtype=np.uint8).copy()
         except Exception as err:  # truncated data, bad chunks, impossible modes
             raise ImageError(f"{name}: not a readable image ({err.__class__.__name__})") from None
 
@@ -67,17 +105,32 @@ def read_image(path: str | Path) -> np.ndarray:
     return _decode(_open(path, str(path)), str(path))
 
 
+def read_mask(path: str | Path) -> np.ndarray:
+    """A stored person mask: grey uint8 [H,W], read as :func:`read_image` reads a photo."""
+    path = Path(path)
+    return _decode(_open(path, str(path)), str(path), "L")
+
+
 def image_array(image) -> np.ndarray:
     """A photo as a path (read; ``ImageError`` naming the file) or an array -> uint8 [H,W,3]."""
     return read_image(image) if isinstance(image, (str, Path)) else np.asarray(image, dtype=np.uint8)
 
 
+# EXIF orientations that turn the picture a quarter: its displayed width is the stored height.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(height, width) from the file's header, without decoding the pixels."""
+    """(height, width) of the picture as displayed (EXIF orientation applied), from the file's
+    header, without decoding the pixels."""
     path = Path(path)
     with _open(path, str(path)) as im:
         w, h = im.size
-    return h, w
+        try:
+            turned = im.getexif().get(0x0112) in _QUARTER_TURNS
+        except Exception:  # noqa: BLE001 - a malformed EXIF block: the stored size
+            turned = False
+    return (w, h) if turned else (h, w)
 
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:

@@ -115,13 +115,12 @@ class SilhouetteCache:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """float32 [H,W] in [0,1]: the cached mask of ``image``, else computed and stored."""
-        from PIL import Image
+        from poseshift.images import read_mask
 
         path = self.path_for(image)
         if path.is_file():
             try:
-                with Image.open(path) as im:
-                    mask = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+                mask = read_mask(path).astype(np.float32) / 255.0
                 if mask.shape == image.shape[:2]:
                     if self.max_files is not None:
                         os.utime(path)  # recently used: kept longest
