@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from poseshift import __version__
+from poseshift.packaged import PHOTO_MODEL
 
 DESCRIPTION = """\
 poseshift renders the person of a photo in a new pose (Pumarola et al., "Unsupervised Person
@@ -83,7 +84,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
 
     r = _sub(sub, "transfer", "render a person in a new pose: one photo, a folder of photos, or a pairs CSV",
              commands["transfer"])
-    r.add_argument("--checkpoint", default="synthetic-64", help=CHECKPOINT)
+    r.add_argument("--checkpoint", default=PHOTO_MODEL, help=CHECKPOINT + f" (default: {PHOTO_MODEL})")
     r.add_argument("--image", help="photo of the person (any size), or a folder of photos")
     r.add_argument("--pose", help="target pose: a second photo (its pose is detected), an annotation CSV, "
                                   "OpenPose JSON, a JSON list of 18 [x, y] or null, or what poseshift pose writes; "

@@ -62,7 +62,8 @@ def _open(path: Path | io.BytesIO, name: str, max_pixels: int = MAX_PIXELS) -> I
     try:
         im = Image.open(path)
     except Image.DecompressionBombError:
-        raise ImageTooLarge(f"{name}: its header claims far more pixels than a photo (at most {max_pixels:,})") from None
+        raise ImageTooLarge(f"{name}: its header claims far more pixels than a photo "
+                            f"(at most {max_pixels:,})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not a readable image") from None
     except Exception as err:  # a malformed file breaks PIL's parsers in many ways

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from poseshift.checkpoint import CheckpointError
-
 ASSETS = Path(__file__).parent / "assets"
 
 
@@ -20,6 +18,7 @@ class PackagedModel:
     resolution: int
     data: str
     good_for: str
+    licence: str = "MIT, as the code"
 
     @property
     def path(self) -> Path:
@@ -35,8 +34,14 @@ MODELS = {m.name: m for m in [
 ]}
 
 
+# transfer's default for photos
+PHOTO_MODEL = "synthetic-64"
+
+
 def resolve_checkpoint(name_or_path: str | Path) -> Path:
     """A packaged model's file, or the path itself when it is a file."""
+    from poseshift.checkpoint import CheckpointError
+
     text = str(name_or_path)
     if text in MODELS:
         return MODELS[text].path
@@ -54,5 +59,5 @@ def describe_models() -> str:
         return textwrap.fill(text, 100, initial_indent=" " * 23, subsequent_indent=" " * 23).lstrip()
 
     rows = [f"{m.name:<14} {m.resolution:>4} px  {fill('trained on ' + m.data)}\n{'':<23}{fill('good for: ' + m.good_for)}"
-            for m in MODELS.values()]
+            f"\n{'':<23}{fill('licence: ' + m.licence)}" for m in MODELS.values()]
     return "\n".join(rows)
