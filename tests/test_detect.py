@@ -153,3 +153,42 @@ def test_mediapipe_native_log_lines_stay_hidden(capfd):
     err = capfd.readouterr().err
     for noise in ("inference_feedback_manager", "XNNPACK", "absl", "W0000", "I0000"):
         assert noise not in err, err
+
+
+def _pasted(shared_data, names, boxes, frame=(1200, 2400)):
+    """Real photos resized into ``boxes`` (x, y, side) of a white ``frame``, and their annotations
+    moved with them."""
+    from PIL import Image
+
+    from poseshift.images import read_image
+    from poseshift.pose.keypoints_io import read_annotations_csv
+    ann = read_annotations_csv(shared_data / "deepfashion-mini" / "annotations.csv")
+    canvas = np.full((*frame, 3), 255, np.uint8)
+    truths = []
+    for n, (x, y, side) in zip(names, boxes):
+        img = read_image(shared_data / "deepfashion-mini" / "images" / n.replace(".jpg", ".png"))
+        canvas[y:y + side, x:x + side] = np.asarray(Image.fromarray(img).resize((side, side), Image.BICUBIC))
+        truths.append(ann[n] * side / img.shape[0] + np.array([x, y], dtype=np.float32))
+    return canvas, truths
+
+
+def test_a_person_a_third_of_the_frame_high_is_found_where_they_stand(shared_data):
+    pytest.importorskip("mediapipe")
+    from poseshift.detect import PoseDetector
+    from poseshift.metrics.pckh import pckh
+    _, names = _real_names(shared_data)
+    with PoseDetector() as det:
+        found, truths = [], []
+        for i, n in enumerate(names[:4]):
+            canvas, (truth,) = _pasted(shared_data, [n], [(300 + 500 * i, 700 - 150 * (i % 2), 400)])
+            found.append(det(canvas))
+            truths.append(truth)
+        assert pckh(found, truths)["value"] >= 0.8
+        # Two people, neither found by the whole frame's pass: the crops find both, largest first.
+        canvas, (big, small) = _pasted(shared_data, names[:2], [(1500, 600, 420), (200, 700, 300)])
+        people = det.people_in_crops(canvas)
+        assert len(people) >= 2
+        centre = people[0][11:25, :2].mean(0)
+        assert abs(centre[0] - np.nanmean(big[:, 0])) < 80
+        # A blank frame has nobody in it, crops and all.
+        assert det.people_in_crops(np.full((300, 600, 3), 255, np.uint8)) == []

@@ -48,6 +48,29 @@ __all__ = [
 MP_TO_COCO18: tuple[int | None, ...] = (0, None, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
 LIMB_JOINTS: tuple[int, ...] = (3, 4, 6, 7, 9, 10, 12, 13)  # elbows, wrists, knees, ankles
 _BODY_LANDMARKS = slice(11, 29)  # shoulders .. ankles: the confidence of a detection
+# Not given anywhere: the crops searched where the whole frame shows nobody, as shares of the
+# frame's short side (the first scale that finds anyone is kept), and the least mean body
+# visibility that counts as a person there (a crop of background gives MediaPipe's weakest).
+SEARCH_SCALES = (0.5, 0.33)
+SEARCH_CONFIDENCE = 0.5
+
+
+def _box(lm: np.ndarray) -> tuple[float, float, float, float]:
+    xy = lm[_BODY_LANDMARKS, :2]
+    return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
+
+
+def _box_area(lm: np.ndarray) -> float:
+    x0, y0, x1, y1 = _box(lm)
+    return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """The intersection of two people's body boxes over the smaller box."""
+    ax0, ay0, ax1, ay1 = _box(a)
+    bx0, by0, bx1, by1 = _box(b)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    return inter / max(1e-6, min(_box_area(a), _box_area(b)))
 
 
 def landmarks_to_coco18(landmarks: np.ndarray, width: int, height: int, visibility: float = 0.5,
@@ -148,18 +171,21 @@ class PoseDetector:
     ``with PoseDetector() as det: kp = det(image)`` where image is uint8 RGB ``[H, W, 3]`` of any
     size and ``kp`` is ``float32 [18, 2]`` in its pixels, all NaN when no person is found.
     ``retry_below=None`` disables the padded second pass; ``upscale_to`` (short side in px,
-    default off: measured not to help) upscales small images before detection.
+    default off: measured not to help) upscales small images before detection; ``search``
+    (default on): where the whole frame shows nobody, look again in overlapping crops
+    (:meth:`people_in_crops`), for a person small in a wide frame.
     """
 
     def __init__(self, visibility: float = 0.5, limb_visibility: float = 0.2, border: float = 0.05,
                  retry_below: float | None = 0.5, retry_margin: float = 0.4,
-                 upscale_to: int | None = None):
+                 upscale_to: int | None = None, search: bool = True):
         self.visibility = visibility
         self.limb_visibility = limb_visibility
         self.border = border
         self.retry_below = retry_below
         self.retry_margin = retry_margin
         self.upscale_to = upscale_to
+        self.search = search
         self._mp = _import_mediapipe()
         self._pose = open_solution(self._mp.solutions.pose.Pose, static_image_mode=True, model_complexity=1)
         self._seg = None
@@ -214,14 +240,48 @@ class PoseDetector:
         return -1.0 if landmarks is None else float(np.mean(landmarks[_BODY_LANDMARKS, 3]))
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
-        """MediaPipe's 33 landmarks ``[33, 4]`` (x px, y px, z, visibility) of the best pass."""
+        """MediaPipe's 33 landmarks ``[33, 4]`` (x px, y px, z, visibility) of the best pass;
+        where the whole frame shows nobody, the largest person found in the crops (``search``)."""
         image = _as_rgb(image)
         best = self._run(image, 0.0)
         if self.retry_below is not None and self.confidence(best) < self.retry_below:
             second = self._run(image, self.retry_margin)
             if self.confidence(second) > self.confidence(best):
                 best = second
+        if best is None and self.search:
+            people = self.people_in_crops(image)
+            best = people[0] if people else None
         return best
+
+    def people_in_crops(self, image: np.ndarray) -> list[np.ndarray]:
+        """Everyone found in overlapping square crops of the frame (sides SEARCH_SCALES x its short
+        side, half overlapping), largest first: a person far smaller than the frame, whom
+        MediaPipe's whole-frame detector misses. Each is landmarks ``[33, 4]`` in the frame's pixels;
+        one person seen in several crops counts once (the most confident view)."""
+        h, w = image.shape[:2]
+        found: list[np.ndarray] = []
+        for scale in SEARCH_SCALES:
+            side = max(32, int(round(scale * min(h, w))))
+            if side >= min(h, w) and scale != SEARCH_SCALES[0]:
+                continue
+            step = max(1, side // 2)
+            ys = sorted({*range(0, max(1, h - side + 1), step), max(0, h - side)})
+            xs = sorted({*range(0, max(1, w - side + 1), step), max(0, w - side)})
+            for y in ys:
+                for x in xs:
+                    lm = self._run(np.ascontiguousarray(image[y:y + side, x:x + side]), 0.0)
+                    if lm is None or self.confidence(lm) < SEARCH_CONFIDENCE:
+                        continue
+                    lm[:, 0] += x
+                    lm[:, 1] += y
+                    found.append(lm)
+            if found:
+                break
+        people: list[np.ndarray] = []
+        for lm in sorted(found, key=self.confidence, reverse=True):   # the most confident view first
+            if all(_overlap(lm, other) < 0.5 for other in people):
+                people.append(lm)
+        return sorted(people, key=_box_area, reverse=True)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = _as_rgb(image)
