@@ -109,3 +109,44 @@ def test_the_cycles_first_pass_warps_with_the_photos_own_silhouette():
     assert torch.allclose(fake, part_warp(img, src, tgt, sil).warped, atol=2e-3)
     assert (fake - plain).abs().max() > 0.1
     assert torch.allclose(back, part_warp(fake, tgt, src).warped, atol=2e-3)
+
+
+def test_a_photo_above_the_working_size_renders_in_bands_as_at_its_own_resolution(monkeypatch):
+    # The working resolution shrunk to 32 x 32 (a 12-megapixel photo's 1 MP, in small): a 128-px
+    # photo's warp geometry is computed at 32 px and its render composed 1,024 pixels of rows at
+    # a time. Banded or whole, the render is the same; against the warp done at the photo's own
+    # resolution it differs only by the geometry's interpolation.
+    import poseshift.nets.warping as warping
+    from poseshift.warp.photo import warp_photo, warp_rows, warp_small
+
+    torch.manual_seed(0)
+    g = flow_g().eval()
+    with torch.no_grad():
+        g.trunk.net[-1].weight[2:].normal_(0, 0.02)
+        g.trunk.net[-1].bias.normal_(0, 0.3)
+    ys, xs = torch.meshgrid(torch.arange(S, dtype=torch.float32), torch.arange(S, dtype=torch.float32), indexing="ij")
+    img = torch.stack([torch.sin(xs / 5), torch.cos(ys / 7), torch.sin((xs + ys) / 9)])[None] * 0.8
+    src, tgt = standing()[None], standing(4)[None]
+    maps = belief_maps(tgt, S, S, 3.0)
+    k = 2
+    big = F.interpolate(img, scale_factor=k, mode="bilinear", align_corners=False)
+    src2, tgt2 = (src + 0.5) * k - 0.5, (tgt + 0.5) * k - 0.5
+    sil = F.interpolate(part_warp(img, src, src).union, scale_factor=k, mode="bilinear")
+    scene = torch.zeros_like(big)
+    photo = Photo(big, src2, tgt2, sil, scene, (0, 0, S, S), S)
+    with torch.no_grad():
+        exact = g.render_photo(img, maps, src, tgt, None, None, photo)          # 128 px: its own resolution
+        monkeypatch.setattr(warping, "WORK_PIXELS", 32 * 32)
+        monkeypatch.setattr(warping, "BAND_PIXELS", 1024)
+        assert photo.large and len(photo.bands()) == 16
+        banded = g.render_photo(img, maps, src, tgt, None, None, photo)
+        monkeypatch.setattr(warping, "BAND_PIXELS", 10**9)
+        assert len(photo.bands()) == 1
+        assert torch.allclose(g.render_photo(img, maps, src, tgt, None, None, photo), banded, atol=1e-6)
+        small = warp_small(big, src2, tgt2, sil, scene, work_pixels=32 * 32)
+        whole = warp_rows(small, big, scene, (0, 2 * S))
+        assert torch.allclose(whole.warped, warp_photo(big, src2, tgt2, sil, scene, work_pixels=32 * 32).warped)
+    assert banded.shape == exact.shape == (1, 3, 2 * S, 2 * S)
+    body = F.interpolate(part_warp(img, src, tgt).union, scale_factor=k)[0, 0] > 0.99
+    err = (banded - exact)[0][:, body].abs().mean()
+    assert err < 0.05, err

@@ -47,7 +47,7 @@ class PhotoScenes:
         """-> (mask [1,1,S,S] and scene [1,3,S,S] in the model's frame, the Photo) for poses
         ``kp_o`` (the photo's own) and ``kp_f`` (the target), [1,18,2] in the model's frame."""
         from poseshift.nets.warping import Photo
-        from poseshift.warp import source_parts
+        from poseshift.warp.photo import photo_source_parts
 
         sil, scene = self.scene(image)
         S, dev = self.size, self.device
@@ -63,7 +63,7 @@ class PhotoScenes:
         tgt = torch.from_numpy(fit.invert(kp_f[0].cpu().numpy()))[None].to(dev)
         pose_key = src.cpu().numpy().tobytes()
         if self._parts is None or self._parts[0] != pose_key:
-            self._parts = (pose_key, source_parts(src, image.shape[0], image.shape[1], sil_t))
+            self._parts = (pose_key, photo_source_parts(src, image.shape[0], image.shape[1], sil_t))
         photo = Photo(image_t, src, tgt, sil_t, scene_t, fit.box, S, source=self._parts[1])
         return sil_m, scene_m, photo
 

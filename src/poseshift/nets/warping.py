@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from poseshift.nets.resnet import ResnetTrunk
-from poseshift.warp import HEAD_PART, WarpResult, part_warp
+from poseshift.warp import WarpResult, part_warp
+from poseshift.warp.photo import BAND_PIXELS, WORK_PIXELS, sample_rows, warp_photo, warp_rows, warp_small
 
 __all__ = ["WarpingGenerator", "Photo", "Guard", "guard", "KEEP_AT", "KEEP_FROM", "FILL_BELOW",
            "FIELD_BOUND", "HEAD_FROM"]
@@ -50,7 +51,7 @@ class Guard:
         self.keep = ((u - KEEP_FROM) / (KEEP_AT - KEEP_FROM)).clamp(0, 1)
         reach = torch.ones_like(u) if warp.reach is None else warp.reach.float()
         self.fill = (1 - u / FILL_BELOW).clamp(0, 1) * reach
-        self.free = 1 - (warp.masks[:, HEAD_PART:HEAD_PART + 1].float() / HEAD_FROM).clamp(0, 1)
+        self.free = 1 - (warp.head_mask().float() / HEAD_FROM).clamp(0, 1)
 
 
 def guard(warp: WarpResult) -> Guard:
@@ -123,9 +124,19 @@ class WarpingGenerator(nn.Module):
         _, ans = self.answers(x, maps, kp_src, kp_tgt, silhouette, background)
         renders = []
         for i, photo in enumerate(photos):
-            up = {k: (photo.displacement(v[i:i + 1]) if k in self.FIELD_ANSWERS else photo.upsample(v[i:i + 1]))
-                  for k, v in ans.items()}
-            renders.append(self.compose(photo.image, photo.warp(), up))
+            mine = {k: v[i:i + 1] for k, v in ans.items()}
+            if not photo.large:
+                up = {k: (photo.displacement(v) if k in self.FIELD_ANSWERS else photo.upsample(v))
+                      for k, v in mine.items()}
+                renders.append(self.compose(photo.image, photo.warp(), up))
+                continue
+            # A photo above the working size: the warp's geometry once at the working resolution,
+            # then the render composed a band of rows at a time (every step is per pixel).
+            small, out = photo.warp_small(), torch.empty_like(photo.image, dtype=torch.float32)
+            for rows in photo.bands():
+                up = {k: photo.rows(v, rows, k in self.FIELD_ANSWERS) for k, v in mine.items()}
+                out[:, :, rows[0]:rows[1]] = self.compose(photo.image, photo.warp_rows(small, rows), up)
+            renders.append(out)
         return renders
 
     def render_photo(self, x, maps, kp_src, kp_tgt, silhouette, background, photo: Photo) -> torch.Tensor:
@@ -137,7 +148,8 @@ class Photo:
     """A source photo at its own resolution for a warping generator's ``render_photo``: image
     [1,3,H,W] in [-1,1], both poses [1,18,2] in its pixels, its person mask [1,1,H,W] and scene
     [1,3,H,W], and ``box`` (x, y, w, h), where it sits in the model's S x S frame; ``source``: the
-    warp's source parts at its resolution when computed before (poseshift.warp.source_parts)."""
+    warp's source parts at its working resolution when computed before
+    (poseshift.warp.photo.photo_source_parts)."""
 
     def __init__(self, image, kp_src, kp_tgt, silhouette, background, box, size: int, source=None):
         self.image, self.kp_src, self.kp_tgt = image, kp_src, kp_tgt
@@ -145,8 +157,33 @@ class Photo:
         self.source = source
 
     def warp(self) -> WarpResult:
-        """The warp redone on the full-resolution photo (poseshift.warp.part_warp)."""
-        return part_warp(self.image, self.kp_src, self.kp_tgt, self.silhouette, self.background, self.source)
+        """The warp redone for the full-resolution photo: its geometry at a working resolution, the
+        photo sampled at its own (poseshift.warp.photo.warp_photo)."""
+        return warp_photo(self.image, self.kp_src, self.kp_tgt, self.silhouette, self.background, self.source)
+
+    @property
+    def large(self) -> bool:
+        """More pixels than the warp's working resolution (poseshift.warp.photo.WORK_PIXELS)."""
+        return self.image.shape[2] * self.image.shape[3] > WORK_PIXELS
+
+    def warp_small(self) -> WarpResult:
+        """The warp at the working resolution (poseshift.warp.photo.warp_small)."""
+        return warp_small(self.image, self.kp_src, self.kp_tgt, self.silhouette, self.background, self.source)
+
+    def warp_rows(self, small: WarpResult, rows: tuple[int, int]) -> WarpResult:
+        return warp_rows(small, self.image, self.background, rows)
+
+    def bands(self) -> list[tuple[int, int]]:
+        """The photo's rows in bands of about BAND_PIXELS pixels."""
+        h, w = self.image.shape[2:]
+        step = max(1, BAND_PIXELS // max(w, 1))
+        return [(y, min(h, y + step)) for y in range(0, h, step)]
+
+    def rows(self, maps: torch.Tensor, rows: tuple[int, int], field: bool = False) -> torch.Tensor:
+        """Rows y0..y1 of ``upsample(maps)`` (of ``displacement(maps)`` where ``field``)."""
+        bx, by, bw, bh = self.box
+        band = sample_rows(maps[:, :, by:by + bh, bx:bx + bw], rows, tuple(self.image.shape[2:]))
+        return band * self._field_scale(maps) if field else band
 
     def upsample(self, maps: torch.Tensor) -> torch.Tensor:
         """[1,C,S,S] in the model's frame -> [1,C,H,W] over the photo (its box, bilinear)."""
@@ -157,8 +194,12 @@ class Photo:
     def displacement(self, d: torch.Tensor) -> torch.Tensor:
         """A sampling-field shift [1,2,S,S] in the model frame's [-1, 1] units -> [1,2,H,W] in the
         photo's: the same shift in pixels of the person."""
+        return self.upsample(d) * self._field_scale(d)
+
+    def _field_scale(self, d: torch.Tensor) -> torch.Tensor:
+        """[1,2,1,1]: a shift in the model frame's [-1, 1] units -> the same in the photo's."""
         h, w = self.image.shape[2:]
         _, _, bw, bh = self.box
         sx = (self.size - 1) / max(w - 1, 1) * w / max(bw, 1)
         sy = (self.size - 1) / max(h - 1, 1) * h / max(bh, 1)
-        return self.upsample(d) * torch.tensor([sx, sy], device=d.device, dtype=d.dtype)[None, :, None, None]
+        return torch.tensor([sx, sy], device=d.device, dtype=d.dtype)[None, :, None, None]

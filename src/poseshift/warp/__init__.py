@@ -63,6 +63,7 @@ class WarpResult:
     [B,H,W,2]: where each target pixel samples the source (grid_sample's coordinates); background
     [B,3,H,W]: the source's scene without the person; reach [B,1,H,W] in [0,1]: where some part
     lands, whether or not it brings the person's pixels (the target's body and a margin around it).
+    A photo warped at a working resolution (poseshift.warp.photo) has no ``masks`` but the head's.
     ``warped`` = compose(image, field, union, background)."""
 
     warped: torch.Tensor
@@ -71,6 +72,11 @@ class WarpResult:
     field: torch.Tensor
     background: torch.Tensor
     reach: torch.Tensor | None = None
+    head: torch.Tensor | None = None  # [B,1,H,W] the head part's mask, where ``masks`` is None
+
+    def head_mask(self) -> torch.Tensor:
+        """[B,1,H,W]: where the head lands (``masks[:, HEAD_PART]``)."""
+        return self.head if self.head is not None else self.masks[:, HEAD_PART:HEAD_PART + 1]
 
 
 HEAD_PART = HEAD  # the head's index among PARTS (masks[:, HEAD_PART] is where the head lands)
