@@ -322,3 +322,27 @@ def test_the_favicon_loads(site, driver):
           done([new URL(link.href).pathname, r.status, r.headers.get('content-type'), bitmap.width, bitmap.height]);
         }).catch((e) => done(String(e)));""")
     assert got == ["/favicon.ico", 200, "image/png", 32, 32], got
+
+
+def test_a_phones_exif_rotated_photo_is_shown_and_rendered_upright(site, driver, photo, tmp_path):
+    # A portrait stored as landscape pixels with EXIF orientation 6 (as phones store them): the
+    # page shows it upright, the server detects the pose on the upright picture, and the render
+    # comes back in the photo's displayed (portrait) size.
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    url, transfers = site
+    upright = Image.open(photo).convert("RGB").crop((16, 0, 112, 128))          # 96 x 128, portrait
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                             # shown turned clockwise
+    phone = tmp_path / "phone.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(phone, quality=95, exif=exif)
+    assert Image.open(phone).size == (128, 96)                                  # stored landscape
+    _open(driver, url, phone)
+    assert driver.execute_script("return [state.w, state.h]") == [96, 128]
+    if not driver.execute_script("return state.sourceKnown"):
+        _drag_skeleton(driver, "source", 4, 4)                                  # placed, not detected
+    sent = _render(driver, transfers)
+    assert driver.execute_script(
+        "const im = document.getElementById('result'); return [im.naturalWidth, im.naturalHeight]") == [96, 128]
+    assert sent["pose"] is not None
