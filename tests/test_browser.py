@@ -329,7 +329,6 @@ def test_a_phones_exif_rotated_photo_is_shown_and_rendered_upright(site, driver,
     # page shows it upright, the server detects the pose on the upright picture, and the render
     # comes back in the photo's displayed (portrait) size.
     from PIL import Image
-    from selenium.webdriver.common.by import By
 
     url, transfers = site
     upright = Image.open(photo).convert("RGB").crop((16, 0, 112, 128))          # 96 x 128, portrait
