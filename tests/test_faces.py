@@ -150,8 +150,12 @@ def test_the_guard_keeps_covered_pixels_bounds_the_field_and_fills_only_the_unco
     out = flow_answer(img, warp, zero2, zero1, zero3 + 20)
     changed = (out - warp.warped).abs().amax(1)[0] > 1e-3
     assert changed.any() and (g.fill[0, 0][changed] > 0).all()
-    far = warp.reach[0, 0] < 1e-5                                  # the photo's own background, away from the body
+    far = warp.body[0, 0] < 1e-5                                   # the photo's own background, away from the body
     assert far.sum() > 100 and not changed[far].any()
+    # The coverage answer moves the outline inside the body only: it reveals nothing elsewhere.
+    out = flow_answer(img, warp, zero2, zero1 + 20, zero3)
+    changed = (out - warp.warped).abs().amax(1)[0] > 1e-3
+    assert changed.any() and not changed[far].any() and (g.body[0, 0][changed] > 0).all()
     # A field shift past the bound moves pixels no further than the bound.
     bound = FIELD_BOUND * S * 2 / (S - 1)
     far = flow_answer(img, warp, zero2 + 5.0, zero1, zero3)

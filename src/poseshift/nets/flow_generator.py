@@ -5,10 +5,10 @@ It answers, at the model's resolution, three things that are smooth or rare:
 - ``d``: a correction of the warp's sampling field (poseshift.warp's ``field``), at most
   FIELD_BOUND of the frame's height and none in the head region;
 - ``a``: a correction of where the person is (the logit of the warp's coverage), only where
-  the warp covers a pixel less than KEEP_AT;
+  the warp covers a pixel less than KEEP_AT, inside the target's body;
 - ``r``: fill, a correction of the source's background, only where the warp has no coverage:
 
-    field' = field + free * d,   m = keep * union + (1 - keep) * sigmoid(logit(union) + free * a)
+    field' = field + free * d,   m = keep * union + (1 - keep) * sigmoid(logit(union) + free * body * a)
     fill   = tanh(atanh(background) + free * fill_gate * r)
     I_out  = m * sample(I_po, field') + (1 - m) * fill
 
@@ -43,7 +43,7 @@ def flow_answer(image: torch.Tensor, warp: WarpResult, d: torch.Tensor, a: torch
     field = warp.field + (g.free * d.clamp(-bound, bound)).permute(0, 2, 3, 1)
     u = warp.union
     cover = u.clamp(1e-4, 1 - 1e-4)
-    m = g.keep * u + (1 - g.keep) * torch.sigmoid(torch.log(cover) - torch.log1p(-cover) + g.free * a)
+    m = g.keep * u + (1 - g.keep) * torch.sigmoid(torch.log(cover) - torch.log1p(-cover) + g.free * g.body * a)
     fill = torch.tanh(torch.atanh(warp.background.clamp(-CLIP, CLIP)) + g.free * g.fill * r)
     return compose(image, field, m, fill)
 

@@ -8,7 +8,7 @@ correction of the warp and a blending weight, which reach the render only where 
 not cover the pixel and outside the head (:class:`poseshift.nets.warping.Guard`):
 
     rgb = tanh(atanh(warped) + r),   corrected = alpha * warped + (1 - alpha) * rgb
-    I_out = warped + free * (1 - keep) * (corrected - warped)
+    I_out = warped + free * body * (1 - keep) * (corrected - warped)
 
 The trunk starts at zero, so an untrained G gives back the warp itself (the "warp only" floor).
 It needs the source's pose as well as the target's: ``G(image, maps_f, kp_o, kp_f)``.
@@ -53,4 +53,4 @@ class WarpGenerator(WarpingGenerator):
         g = Guard(warp)
         warped = warp.warped
         corrected = correct(warped, torch.sigmoid(answers["alpha"]), answers["r"])
-        return warped + g.free * (1 - g.keep) * (corrected - warped)
+        return warped + g.free * g.body * (1 - g.keep) * (corrected - warped)

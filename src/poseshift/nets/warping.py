@@ -11,13 +11,15 @@ the photo's own at inference):
   is at least KEEP_AT, 0 below KEEP_FROM, linear between: where the warp covers a pixel, the
   render keeps the warp's full-resolution pixels; G's coverage and colour answers count only
   where ``keep`` < 1.
-- ``fill`` = 1 where the coverage is 0, 0 from FILL_BELOW up, and only where some part of the
-  target's body lands (the warp's ``reach``): G's fill (what the source never shows: a leg below
-  the crop, a limb whose pixels the source hides) goes only where the warp has no coverage, and
-  never over the photo's own background.
-- ``free`` = 0 in the head region (where the warp's head part lands with a share of at least
-  HEAD_FROM; ramps to 1 at share 0): there G changes nothing, so the face is the source's face,
-  moved as one piece (poseshift.warp.geometry.head_similarity).
+- ``body``: the target's body drawn from its pose (the warp's ``body``). G's coverage answer acts
+  only there: it may thin or thicken the person's outline, not reveal the photo elsewhere.
+- ``fill`` = 1 where the coverage is 0, 0 from FILL_BELOW up, and only inside ``body``: G's fill
+  (what the source never shows: a leg below the crop, a limb whose pixels the source hides) goes
+  only where the warp has no coverage, and never over the photo's own background.
+- ``free`` = 0 in the head region (where the warp's head part lands, or within
+  poseshift.warp.HEAD_MARGIN of the target's head, at least HEAD_FROM; ramps to 1 at 0): there G
+  changes nothing, so the face and the hair around it are the source's, moved as one piece
+  (poseshift.warp.geometry.head_similarity).
 - The sampling-field correction is at most FIELD_BOUND of the frame's height (at any resolution)
   and zero in the head region.
 
@@ -44,13 +46,13 @@ HEAD_FROM = 0.05     # the head part's share from which a pixel is in the head r
 
 
 class Guard:
-    """The gates of one warp (see the module): ``keep``, ``fill``, ``free`` [B,1,H,W] in [0,1]."""
+    """The gates of one warp (see the module): ``keep``, ``fill``, ``free`` and ``body`` [B,1,H,W] in [0,1]."""
 
     def __init__(self, warp: WarpResult):
         u = warp.union.float()
         self.keep = ((u - KEEP_FROM) / (KEEP_AT - KEEP_FROM)).clamp(0, 1)
-        reach = torch.ones_like(u) if warp.reach is None else warp.reach.float()
-        self.fill = (1 - u / FILL_BELOW).clamp(0, 1) * reach
+        self.body = torch.ones_like(u) if warp.body is None else warp.body.float()
+        self.fill = (1 - u / FILL_BELOW).clamp(0, 1) * self.body
         self.free = 1 - (warp.head_mask().float() / HEAD_FROM).clamp(0, 1)
 
 

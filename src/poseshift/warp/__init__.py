@@ -72,14 +72,18 @@ class WarpResult:
     field: torch.Tensor
     background: torch.Tensor
     reach: torch.Tensor | None = None
-    head: torch.Tensor | None = None  # [B,1,H,W] the head part's mask, where ``masks`` is None
+    head: torch.Tensor | None = None  # [B,1,H,W] the head's region (see part_warp)
+    body: torch.Tensor | None = None  # [B,1,H,W] the target's body drawn from its pose
 
     def head_mask(self) -> torch.Tensor:
-        """[B,1,H,W]: where the head lands (``masks[:, HEAD_PART]``)."""
+        """[B,1,H,W]: the head's region (``head``; else where the head lands, ``masks[:, HEAD_PART]``)."""
         return self.head if self.head is not None else self.masks[:, HEAD_PART:HEAD_PART + 1]
 
 
 HEAD_PART = HEAD  # the head's index among PARTS (masks[:, HEAD_PART] is where the head lands)
+# Not given anywhere: the head's region reaches this many body units past the target's head
+# circle (hair beside a face; nets/warping.py leaves the region to the warp).
+HEAD_MARGIN = 0.25
 
 
 def compose(image: torch.Tensor, field: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -201,10 +205,16 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     # soft as the photo's; the floor keeps a faint part's few pixels from being blown up).
     reach = share.amax(1, keepdim=True)
     union = person / torch.maximum(1 - through, 0.5 * reach).clamp_min(1e-6) * reach
+    # The target's body drawn from its pose, and the head's region: where the head part lands or
+    # within HEAD_MARGIN body units of the target's head (the hair around a face).
+    sd_t = signed_distances(kp_t, ok_t, unit_t, px)                             # [B,P,N]
+    body = pose_silhouette(sd_t, unit_t).view(b, 1, h, w)
+    near = pose_silhouette(sd_t[:, HEAD:HEAD + 1] - HEAD_MARGIN * unit_t[:, None, None], unit_t).view(b, 1, h, w)
+    head = torch.maximum(masks[:, HEAD:HEAD + 1], near)
     background = background.to(dev, torch.float32)
     out = compose(image.float(), field, union, background)
     return WarpResult(out.to(image.dtype), masks.to(image.dtype), union.to(image.dtype), field, background,
-                      reach.to(image.dtype))
+                      reach.to(image.dtype), head.to(image.dtype), body.to(image.dtype))
 
 
 # The least share of a pixel that a part must show to decide where the pixel samples the source.

@@ -72,12 +72,12 @@ def warp_rows(small: WarpResult, image: torch.Tensor, background: torch.Tensor, 
     the photo sampled at its own resolution."""
     full = tuple(image.shape[-2:])
     y0, y1 = rows
-    packed = torch.cat([small.field.permute(0, 3, 1, 2), small.union, small.reach, small.head_mask()], 1)
+    packed = torch.cat([small.field.permute(0, 3, 1, 2), small.union, small.reach, small.head_mask(), small.body], 1)
     band = sample_rows(packed, rows, full)
     field, union = band[:, :2].permute(0, 2, 3, 1), band[:, 2:3]
     scene = background[:, :, y0:y1].float()
     warped = compose(image.float(), field, union, scene)
-    return WarpResult(warped, None, union, field, scene, band[:, 3:4], band[:, 4:5])
+    return WarpResult(warped, None, union, field, scene, band[:, 3:4], band[:, 4:5], band[:, 5:6])
 
 
 def warp_photo(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor, silhouette: torch.Tensor | None,
