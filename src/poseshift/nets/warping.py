@@ -35,7 +35,7 @@ from poseshift.nets.resnet import ResnetTrunk
 from poseshift.warp import WarpResult, part_warp
 from poseshift.warp.photo import BAND_PIXELS, WORK_PIXELS, sample_rows, warp_photo, warp_rows, warp_small
 
-__all__ = ["WarpingGenerator", "Photo", "Guard", "guard", "KEEP_AT", "KEEP_FROM", "FILL_BELOW",
+__all__ = ["WarpingGenerator", "Photo", "Guard", "KEEP_AT", "KEEP_FROM", "FILL_BELOW",
            "FIELD_BOUND", "HEAD_FROM"]
 
 KEEP_AT = 0.5        # coverage at or above which the warp's pixels are kept as they are
@@ -54,10 +54,6 @@ class Guard:
         self.body = torch.ones_like(u) if warp.body is None else warp.body.float()
         self.fill = (1 - u / FILL_BELOW).clamp(0, 1) * self.body
         self.free = 1 - (warp.head_mask().float() / HEAD_FROM).clamp(0, 1)
-
-
-def guard(warp: WarpResult) -> Guard:
-    return Guard(warp)
 
 
 def field_bound(h: int, w: int, device, dtype=torch.float32) -> torch.Tensor:
