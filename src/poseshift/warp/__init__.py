@@ -207,9 +207,7 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
     union = person / torch.maximum(1 - through, 0.5 * reach).clamp_min(1e-6) * reach
     # The target's body drawn from its pose, and the head's region: where the head part lands or
     # within HEAD_MARGIN body units of the target's head (the hair around a face).
-    sd_t = signed_distances(kp_t, ok_t, unit_t, px)                             # [B,P,N]
-    body = pose_silhouette(sd_t, unit_t).view(b, 1, h, w)
-    near = pose_silhouette(sd_t[:, HEAD:HEAD + 1] - HEAD_MARGIN * unit_t[:, None, None], unit_t).view(b, 1, h, w)
+    body, near = _body_and_head(kp_t, ok_t, unit_t, h, w)
     head = torch.maximum(masks[:, HEAD:HEAD + 1], near)
     background = background.to(dev, torch.float32)
     out = compose(image.float(), field, union, background)
@@ -219,6 +217,26 @@ def part_warp(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor,
 
 # The least share of a pixel that a part must show to decide where the pixel samples the source.
 SHOWN_FLOOR = 1e-3
+
+
+# Above this many pixels the target's body and head region (smooth masks) are drawn on every
+# other pixel and upsampled: a quarter of the memory, the same gates to a pixel.
+BODY_FULL = 65_536
+
+
+def _body_and_head(kp_t, ok_t, unit_t, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B,1,H,W] each: the target's body drawn from its pose, and what lies within HEAD_MARGIN
+    body units of its head circle."""
+    b, dev = kp_t.shape[0], kp_t.device
+    hs, ws = (h, w) if h * w <= BODY_FULL else ((h + 1) // 2, (w + 1) // 2)
+    ys, xs = torch.meshgrid(torch.linspace(0, h - 1, hs, device=dev), torch.linspace(0, w - 1, ws, device=dev),
+                            indexing="ij")
+    sd_t = signed_distances(kp_t, ok_t, unit_t, torch.stack([xs, ys], -1).reshape(-1, 2))   # [B,P,n]
+    body = pose_silhouette(sd_t, unit_t).view(b, 1, hs, ws)
+    near = pose_silhouette(sd_t[:, HEAD:HEAD + 1] - HEAD_MARGIN * unit_t[:, None, None], unit_t).view(b, 1, hs, ws)
+    if (hs, ws) != (h, w):
+        body, near = (F.interpolate(t, size=(h, w), mode="bilinear", align_corners=True) for t in (body, near))
+    return body, near
 
 
 def _with_hips(ok: torch.Tensor) -> torch.Tensor:
