@@ -116,7 +116,7 @@ def test_a_photo_above_the_working_size_renders_in_bands_as_at_its_own_resolutio
     # photo's warp geometry is computed at 32 px and its render composed 1,024 pixels of rows at
     # a time. Banded or whole, the render is the same; against the warp done at the photo's own
     # resolution it differs only by the geometry's interpolation.
-    import poseshift.nets.warping as warping
+    import poseshift.warp.photo as photo_warp
     from poseshift.warp.photo import warp_photo, warp_rows, warp_small
 
     torch.manual_seed(0)
@@ -136,11 +136,11 @@ def test_a_photo_above_the_working_size_renders_in_bands_as_at_its_own_resolutio
     photo = Photo(big, src2, tgt2, sil, scene, (0, 0, S, S), S)
     with torch.no_grad():
         exact = g.render_photo(img, maps, src, tgt, None, None, photo)          # 128 px: its own resolution
-        monkeypatch.setattr(warping, "WORK_PIXELS", 32 * 32)
-        monkeypatch.setattr(warping, "BAND_PIXELS", 1024)
-        assert photo.large and len(photo.bands()) == 16
+        monkeypatch.setattr(photo_warp, "WORK_PIXELS", 32 * 32)
+        monkeypatch.setattr(photo_warp, "BAND_PIXELS", 1024)
+        assert photo.large and len(photo.bands()) == 16 and photo.warp_small().union.shape[-2:] == (32, 32)
         banded = g.render_photo(img, maps, src, tgt, None, None, photo)
-        monkeypatch.setattr(warping, "BAND_PIXELS", 10**9)
+        monkeypatch.setattr(photo_warp, "BAND_PIXELS", 10**9)
         assert len(photo.bands()) == 1
         assert torch.allclose(g.render_photo(img, maps, src, tgt, None, None, photo), banded, atol=1e-6)
         small = warp_small(big, src2, tgt2, sil, scene, work_pixels=32 * 32)

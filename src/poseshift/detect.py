@@ -262,7 +262,7 @@ class PoseDetector:
         found: list[np.ndarray] = []
         for scale in SEARCH_SCALES:
             side = max(32, int(round(scale * min(h, w))))
-            if side >= min(h, w) and scale != SEARCH_SCALES[0]:
+            if side >= min(h, w):      # the crop would be the whole frame, already searched
                 continue
             step = max(1, side // 2)
             ys = sorted({*range(0, max(1, h - side + 1), step), max(0, h - side)})

@@ -49,7 +49,7 @@ def _heif_opener() -> bool:
 def _is_heif(path: Path | io.BytesIO) -> bool:
     if isinstance(path, Path):
         return path.suffix.lower() in HEIF_SUFFIXES
-    head = path.getvalue()[4:12]
+    head = bytes(path.getbuffer()[4:12])
     return head[:4] == b"ftyp" and head[4:8] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
 
 

@@ -251,11 +251,13 @@ class Reposer:
         """Which items share G's pass: all of them, except that with --adapt each photo has its own G,
         and a warping G's full-resolution renders hold at most PHOTO_PIXELS photo pixels at once."""
         groups: list[list[int]] = []
+        held = 0                                    # photo pixels in the last group
         for i, item in enumerate(items):
-            full = sum(items[j].pixels for j in groups[-1]) + item.pixels > PHOTO_PIXELS if groups else True
-            if not groups or self.adapt_steps or (photo_frame and full):
+            if not groups or self.adapt_steps or (photo_frame and held + item.pixels > PHOTO_PIXELS):
                 groups.append([])
+                held = 0
             groups[-1].append(i)
+            held += item.pixels
         return groups
 
     def _render(self, items: list[Prepared], frame: str) -> list[np.ndarray]:

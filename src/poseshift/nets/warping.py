@@ -33,7 +33,7 @@ from torch import nn
 
 from poseshift.nets.resnet import ResnetTrunk
 from poseshift.warp import WarpResult, part_warp
-from poseshift.warp.photo import BAND_PIXELS, WORK_PIXELS, sample_rows, warp_photo, warp_rows, warp_small
+from poseshift.warp.photo import row_bands, sample_rows, warp_photo, warp_rows, warp_small, working_size
 
 __all__ = ["WarpingGenerator", "Photo", "Guard", "KEEP_AT", "KEEP_FROM", "FILL_BELOW",
            "FIELD_BOUND", "HEAD_FROM"]
@@ -162,7 +162,8 @@ class Photo:
     @property
     def large(self) -> bool:
         """More pixels than the warp's working resolution (poseshift.warp.photo.WORK_PIXELS)."""
-        return self.image.shape[2] * self.image.shape[3] > WORK_PIXELS
+        h, w = self.image.shape[2:]
+        return working_size(h, w) != (h, w)
 
     def warp_small(self) -> WarpResult:
         """The warp at the working resolution (poseshift.warp.photo.warp_small)."""
@@ -172,10 +173,8 @@ class Photo:
         return warp_rows(small, self.image, self.background, rows)
 
     def bands(self) -> list[tuple[int, int]]:
-        """The photo's rows in bands of about BAND_PIXELS pixels."""
-        h, w = self.image.shape[2:]
-        step = max(1, BAND_PIXELS // max(w, 1))
-        return [(y, min(h, y + step)) for y in range(0, h, step)]
+        """The photo's rows in bands of about poseshift.warp.photo.BAND_PIXELS pixels."""
+        return row_bands(*self.image.shape[2:])
 
     def rows(self, maps: torch.Tensor, rows: tuple[int, int], field: bool = False) -> torch.Tensor:
         """Rows y0..y1 of ``upsample(maps)`` (of ``displacement(maps)`` where ``field``)."""

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from poseshift.warp import SourceParts, WarpResult, compose, part_warp, source_parts
 
-__all__ = ["WORK_PIXELS", "BAND_PIXELS", "working_size", "photo_source_parts", "warp_photo", "sample_rows",
-           "warp_rows"]
+__all__ = ["WORK_PIXELS", "BAND_PIXELS", "working_size", "row_bands", "photo_source_parts", "warp_photo",
+           "warp_small", "sample_rows", "warp_rows"]
 
 # Not given anywhere: the warp's geometry is computed on at most this many pixels (about 1 MP,
 # 1155 x 866 for a 4:3 photo); a DeepFashion photo (256 x 176) is far below it.
@@ -27,12 +27,20 @@ WORK_PIXELS = 1_000_000
 BAND_PIXELS = 1_000_000
 
 
-def working_size(h: int, w: int, work_pixels: int = WORK_PIXELS) -> tuple[int, int]:
-    """(h, w) of the working resolution: the photo's own when it has at most ``work_pixels``."""
+def working_size(h: int, w: int, work_pixels: int | None = None) -> tuple[int, int]:
+    """(h, w) of the working resolution: the photo's own when it has at most ``work_pixels``
+    (None: WORK_PIXELS)."""
+    work_pixels = WORK_PIXELS if work_pixels is None else work_pixels
     if h * w <= work_pixels:
         return h, w
     s = math.sqrt(work_pixels / (h * w))
     return max(1, round(h * s)), max(1, round(w * s))
+
+
+def row_bands(h: int, w: int) -> list[tuple[int, int]]:
+    """An H x W photo's rows in bands of about BAND_PIXELS pixels."""
+    step = max(1, BAND_PIXELS // max(w, 1))
+    return [(y, min(h, y + step)) for y in range(0, h, step)]
 
 
 def _down(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -46,7 +54,7 @@ def _to_work(kp: torch.Tensor, full: tuple[int, int], work: tuple[int, int]) -> 
 
 
 def photo_source_parts(kp_src: torch.Tensor, h: int, w: int, silhouette: torch.Tensor | None,
-                       work_pixels: int = WORK_PIXELS) -> SourceParts:
+                       work_pixels: int | None = None) -> SourceParts:
     """poseshift.warp.source_parts of an H x W photo, at its working resolution."""
     size = working_size(h, w, work_pixels)
     sil = None if silhouette is None else _down(silhouette, size)
@@ -82,7 +90,7 @@ def warp_rows(small: WarpResult, image: torch.Tensor, background: torch.Tensor, 
 
 def warp_photo(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor, silhouette: torch.Tensor | None,
                background: torch.Tensor, source: SourceParts | None = None,
-               work_pixels: int = WORK_PIXELS) -> WarpResult:
+               work_pixels: int | None = None) -> WarpResult:
     """part_warp of a photo ``image`` [1,3,H,W] (poses [1,18,2] in its pixels, its person mask
     [1,1,H,W] and scene [1,3,H,W]) at the working resolution, the photo sampled at its own. The
     answer's ``masks`` are None above the working size; ``head`` holds the head part's."""
@@ -94,7 +102,7 @@ def warp_photo(image: torch.Tensor, kp_src: torch.Tensor, kp_tgt: torch.Tensor, 
                      image, background, (0, full[0]))
 
 
-def warp_small(image, kp_src, kp_tgt, silhouette, background, source=None, work_pixels: int = WORK_PIXELS
+def warp_small(image, kp_src, kp_tgt, silhouette, background, source=None, work_pixels: int | None = None
                ) -> WarpResult:
     """The warp of a photo at its working resolution (keypoints in the photo's pixels)."""
     full = tuple(image.shape[-2:])
